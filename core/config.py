@@ -1,0 +1,85 @@
+"""One source of truth for every number that shapes a model input.
+
+Training writes this configuration next to the models (``artifacts/feature_config.json``) and
+inference reads it back, so the representation a model sees when serving can never drift from the
+one it was trained on.
+
+The representation is the one of the GTZAN spectrogram images (``RECIPE.md`` in the data folder):
+a 128-band mel power spectrogram of a 30 s unit, mapped to dB relative to its maximum, normalised
+per unit to 256 levels, and sampled at the 334 frame positions the images show (about 11.1 frames
+per second).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+GENRES: tuple[str, ...] = (
+    "blues", "classical", "country", "disco", "hiphop",
+    "jazz", "metal", "pop", "reggae", "rock",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Sample rate, analysis unit, spectrogram and model-window settings."""
+
+    # Audio.
+    sample_rate: int = 22050
+    unit_samples: int = 661_794          # one GTZAN clip: 30.01 s, 1293 STFT frames
+    max_duration_s: float = 600.0        # longer files are cut here (and the result says so)
+    min_duration_s: float = 1.0          # shorter clips are rejected
+
+    # Mel spectrogram (librosa 0.7.2 defaults, as the images were made).
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float = 11025.0
+    amin: float = 1e-5
+    top_db: float = 80.0
+    levels: int = 256
+
+    # Which STFT frames the images show: 334 data columns starting right of x = 54.
+    image_columns: int = 334
+    image_x0: int = 54
+    image_plot_width: float = 334.8
+
+    # Model inputs.
+    n_mfcc: int = 20
+    window_columns: int = 64             # one model window: 64 columns = about 5.7 s
+    window_hop_columns: int = 16         # hop between windows at inference
+
+    @property
+    def reference_frames(self) -> int:
+        """STFT frames of one full unit (1293 for GTZAN's 661,794 samples)."""
+        return 1 + self.unit_samples // self.hop_length
+
+    @property
+    def column_rate_hz(self) -> float:
+        """Columns per second of the representation (about 11.1)."""
+        return self.image_columns / (self.unit_samples / self.sample_rate)
+
+    @property
+    def window_seconds(self) -> float:
+        return self.window_columns / self.column_rate_hz
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FeatureConfig":
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown feature configuration keys: {sorted(unknown)}")
+        return cls(**values)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FeatureConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
