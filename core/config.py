@@ -49,8 +49,8 @@ class FeatureConfig:
 
     # Model inputs.
     n_mfcc: int = 20
-    window_columns: int = 64             # one model window: 64 columns = about 5.7 s
-    window_hop_columns: int = 16         # hop between windows at inference
+    window_columns: int = 32             # one model window: 32 columns = about 2.9 s
+    window_hop_columns: int = 16         # hop between windows at inference: about 1.4 s
 
     @property
     def reference_frames(self) -> int:

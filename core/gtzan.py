@@ -52,13 +52,25 @@ def image_path(data_dir: Path, clip: str) -> Path:
     return Path(data_dir) / "images_original" / genre / (stem.replace(".", "") + ".png")
 
 
-def audio_path(data_dir: Path, clip: str) -> Path | None:
-    """The clip's audio in the data folder (lossless copy first, then MP3), or None."""
+def find_audio(data_dir: Path, clip: str, lossless_first: bool = True) -> Path | None:
+    """The clip's audio in a GTZAN-layout folder (``<genre>/<genre>.NNNNN.<ext>``), or None.
+
+    The shared folder's ``lossless/`` copy is preferred to its MP3 unless ``lossless_first`` is False.
+    """
     genre, stem = clip.split("/")
-    for candidate in (Path(data_dir) / "lossless" / genre / f"{stem}.flac", Path(data_dir) / genre / f"{stem}.mp3"):
-        if candidate.exists():
-            return candidate
-    return None
+    candidates = [Path(data_dir) / genre / f"{stem}{suffix}" for suffix in AUDIO_SUFFIXES]
+    lossless = Path(data_dir) / "lossless" / genre / f"{stem}.flac"
+    candidates = [lossless] + candidates if lossless_first else candidates
+    return next((path for path in candidates if path.exists()), None)
+
+
+def all_clips(data_dir: Path) -> list[str]:
+    """Every clip of the collection that has an image or audio in the folder, sorted."""
+    clips = {f"{path.parent.name}/{path.stem[:-5]}.{path.stem[-5:]}"
+             for path in Path(data_dir).glob("images_original/*/*.png")}
+    clips |= {clip_id(path.name) for suffix in AUDIO_SUFFIXES
+              for path in Path(data_dir).glob(f"*/*{suffix}") if path.parent.name in GENRES}
+    return sorted(clips)
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,6 +107,14 @@ def read_image_levels(path: Path, config: FeatureConfig) -> np.ndarray:
     except KeyError as error:
         raise ValueError(f"{path} is not a GTZAN spectrogram image (unknown colour)") from error
     return levels
+
+
+FEATURE_COLUMNS = (
+    "chroma_stft_mean", "chroma_stft_var", "rms_mean", "rms_var", "spectral_centroid_mean",
+    "spectral_centroid_var", "spectral_bandwidth_mean", "spectral_bandwidth_var", "rolloff_mean",
+    "rolloff_var", "zero_crossing_rate_mean", "zero_crossing_rate_var", "harmony_mean", "harmony_var",
+    "perceptr_mean", "perceptr_var", "tempo",
+) + tuple(f"mfcc{index}_{stat}" for index in range(1, 21) for stat in ("mean", "var"))
 
 
 def load_features_table(data_dir: Path):

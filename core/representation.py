@@ -170,7 +170,7 @@ def levels_to_db(levels: np.ndarray, config: FeatureConfig) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
+def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
     """Orthonormal DCT-II basis (``scipy.fft.dct(..., type=2, norm='ortho')``), n_mfcc x n_mels."""
     k = np.arange(n_mfcc)[:, np.newaxis]
     n = np.arange(n_mels)[np.newaxis, :]
@@ -181,7 +181,7 @@ def _dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
 
 def mfcc_from_db(db: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """MFCCs (n_mfcc x columns) of a dB mel spectrogram, as ``librosa.feature.mfcc(S=db)``."""
-    return _dct_matrix(config.n_mfcc, db.shape[0]) @ db
+    return dct_matrix(config.n_mfcc, db.shape[0]) @ db
 
 
 def window_starts(n_columns: int, window: int, hop: int) -> np.ndarray:

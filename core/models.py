@@ -1,0 +1,100 @@
+"""The three Keras models, built from the feature configuration.
+
+Training-time only: serving runs their LiteRT exports (``core.export``, ``core.inference``) so that
+the app never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from core.config import GENRES, FeatureConfig
+
+MODEL_NAMES = ("cnn", "lstm", "baseline")
+MODEL_TITLES = {
+    "cnn": "CNN on mel spectrograms",
+    "lstm": "LSTM on MFCC sequences",
+    "baseline": "Dense network on clip features",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """Hyperparameters of one model, chosen on the validation list and saved with the model."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    max_epochs: int = 40
+    patience: int = 10
+    windows_per_clip: int = 6            # random crops drawn from every training clip per epoch
+    dropout: float = 0.3
+    noise_levels: float = 1.5            # std of Gaussian noise added to the levels (MP3 robustness)
+    freq_masks: int = 1                  # SpecAugment-style masks
+    time_masks: int = 1
+    mask_fraction: float = 0.15
+    mixup_alpha: float = 0.2
+
+
+def cnn_input_shape(config: FeatureConfig) -> tuple[int, int, int]:
+    return (config.n_mels, config.window_columns, 1)
+
+
+def lstm_input_shape(config: FeatureConfig) -> tuple[int, int]:
+    return (config.window_columns, config.n_mfcc)
+
+
+def build_cnn(config: FeatureConfig, settings: TrainingSettings, filters=(16, 32, 64, 128)):
+    """Four convolution blocks (conv, batch norm, ReLU, pooling), global pooling, softmax."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=cnn_input_shape(config), name="log_mel")
+    x = inputs
+    for block, width in enumerate(filters):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{block + 1}")(x)
+        x = layers.ReLU(name=f"relu{block + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block + 1}")(x)
+    x = layers.GlobalAveragePooling2D(name="average_over_time_and_frequency")(x)
+    x = layers.Dropout(settings.dropout, name="dropout")(x)
+    outputs = layers.Dense(len(GENRES), activation="softmax", name="genre")(x)
+    return _compiled(keras.Model(inputs, outputs, name="cnn"), settings)
+
+
+def build_lstm(config: FeatureConfig, settings: TrainingSettings, units=(64, 64), dense=64):
+    """Two stacked LSTMs over the MFCC sequence, a ReLU dense layer with dropout, softmax."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=lstm_input_shape(config), name="mfcc_sequence")
+    x = layers.LSTM(units[0], return_sequences=True, name="lstm1")(inputs)
+    x = layers.LSTM(units[1], name="lstm2")(x)
+    x = layers.Dense(dense, activation="relu", name="dense")(x)
+    x = layers.Dropout(settings.dropout, name="dropout")(x)
+    outputs = layers.Dense(len(GENRES), activation="softmax", name="genre")(x)
+    return _compiled(keras.Model(inputs, outputs, name="lstm"), settings)
+
+
+def build_baseline(n_features: int, settings: TrainingSettings, widths=(256, 128, 64)):
+    """The original report's network on standard-scaled clip statistics."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(n_features,), name="clip_features")
+    x = inputs
+    for index, width in enumerate(widths):
+        x = layers.Dense(width, activation="relu", name=f"dense{index + 1}")(x)
+        x = layers.Dropout(settings.dropout, name=f"dropout{index + 1}")(x)
+    outputs = layers.Dense(len(GENRES), activation="softmax", name="genre")(x)
+    return _compiled(keras.Model(inputs, outputs, name="baseline"), settings)
+
+
+def _compiled(model, settings: TrainingSettings):
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss="categorical_crossentropy",  # one-hot targets, so mixup can blend them
+        metrics=["accuracy"],
+    )
+    return model

@@ -1,0 +1,391 @@
+"""Train the CNN, the LSTM and the feature baseline, export them and evaluate them.
+
+    python -m core.train [--data DIR] [--split filtered|random] [--models cnn lstm baseline]
+                         [--epochs N] [--seed S] [--out artifacts]
+
+Every choice is made on the validation list: early stopping and model selection watch the
+validation clips only. The test list is read once, at the end, by ``core.evaluate``. Everything the
+app shows about training is written here into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import gtzan
+from core.config import GENRES, FeatureConfig
+from core.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
+from core.models import MODEL_NAMES, TrainingSettings, build_baseline, build_cnn, build_lstm
+from core.representation import levels_to_db, unit_levels
+
+ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+# ----------------------------------------------------------------------------- data
+@dataclasses.dataclass
+class Split:
+    """Clip ids and labels of one part of the split, with their dB spectrograms and clip features."""
+
+    clips: list[str]
+    levels: list[np.ndarray]
+    features: np.ndarray
+    config: FeatureConfig
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([gtzan.label_index(clip) for clip in self.clips])
+
+    @functools.cached_property
+    def db(self) -> list[np.ndarray]:
+        return [levels_to_db(levels, self.config) for levels in self.levels]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_levels(data_dir: Path, clips: list[str], config: FeatureConfig) -> dict[str, np.ndarray]:
+    """Image levels of every clip: from the spectrogram images, else computed from the clip's audio.
+
+    A folder with ``images_original/`` is read from the images (all of GTZAN); a plain GTZAN-layout
+    folder of audio (``<genre>/<genre>.NNNNN.wav``) goes through the same computation the app uses,
+    so the two sources can never disagree. Clips with neither are left out, and said so.
+    """
+    levels, missing = {}, []
+    for clip in clips:
+        image = gtzan.image_path(data_dir, clip)
+        if image.exists():
+            levels[clip] = gtzan.read_image_levels(image, config)
+            continue
+        audio = gtzan.find_audio(data_dir, clip)
+        if audio is None:
+            missing.append(clip)
+            continue
+        from core.audio import decode
+
+        levels[clip] = unit_levels(decode(audio, config).samples, config)
+    if missing:
+        log(f"  {len(missing)} clips have neither an image nor audio and are left out: {', '.join(missing[:5])}...")
+    return levels
+
+
+def clip_features(data_dir: Path, clips: list[str], config: FeatureConfig) -> dict[str, np.ndarray]:
+    """The 57 clip statistics: from ``features_30_sec.csv`` when present, else computed from audio."""
+    table_path = Path(data_dir) / "features_30_sec.csv"
+    if table_path.exists():
+        table = gtzan.load_features_table(data_dir)
+        return {clip: table.loc[clip, list(gtzan.FEATURE_COLUMNS)].to_numpy(dtype=np.float64)
+                for clip in clips if clip in table.index}
+    from core.audio import decode
+    from core.clip_features import clip_features as compute
+
+    found = {clip: gtzan.find_audio(data_dir, clip) for clip in clips}
+    return {clip: compute(decode(path, config).samples, config) for clip, path in found.items() if path}
+
+
+def split_lists(data_dir: Path, protocol: str, seed: int) -> dict[str, list[str]]:
+    """The fault-filtered lists, or a random track-level split of the same size per genre."""
+    lists = {part: gtzan.read_split(data_dir, part) for part in ("train", "valid", "test")}
+    if protocol == "filtered":
+        return lists
+    rng = np.random.default_rng(seed)
+    everything = gtzan.all_clips(data_dir)
+    shuffled = [everything[i] for i in rng.permutation(len(everything))]
+    n_train, n_valid = (round(len(shuffled) * len(lists[p]) / 930) for p in ("train", "valid"))
+    return {"train": shuffled[:n_train], "valid": shuffled[n_train:n_train + n_valid],
+            "test": shuffled[n_train + n_valid:]}
+
+
+def load_split(data_dir: Path, clips: list[str], config: FeatureConfig) -> Split:
+    levels = load_levels(data_dir, clips, config)
+    features = clip_features(data_dir, list(levels), config)
+    kept = [clip for clip in levels if clip in features]
+    return Split(kept, [levels[clip] for clip in kept], np.stack([features[clip] for clip in kept]), config)
+
+
+# ----------------------------------------------------------------------------- window models
+def augment(windows: np.ndarray, rng: np.random.Generator, settings: TrainingSettings,
+            norm: Normalisation, config: FeatureConfig) -> np.ndarray:
+    """Level noise (as lossy coding adds) and frequency/time masks filled with the band means."""
+    windows = windows + rng.normal(0.0, settings.noise_levels * config.top_db / config.levels,
+                                   windows.shape).astype(np.float32)
+    n_mels, width = windows.shape[1:]
+    for window in windows:
+        for _ in range(settings.freq_masks):
+            size = rng.integers(0, int(settings.mask_fraction * n_mels) + 1)
+            start = rng.integers(0, n_mels - size + 1)
+            window[start:start + size] = norm.mel_mean[start:start + size, None]
+        for _ in range(settings.time_masks):
+            size = rng.integers(0, int(settings.mask_fraction * width) + 1)
+            start = rng.integers(0, width - size + 1)
+            window[:, start:start + size] = norm.mel_mean[:, None]
+    return windows
+
+
+def random_crops(db: list[np.ndarray], labels: np.ndarray, per_clip: int, width: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``per_clip`` random windows from every clip: time crops and shifts."""
+    windows, window_labels = [], []
+    for matrix, label in zip(db, labels):
+        for start in rng.integers(0, matrix.shape[1] - width + 1, size=per_clip):
+            windows.append(matrix[:, start:start + width])
+            window_labels.append(label)
+    return np.stack(windows), np.array(window_labels)
+
+
+def mixup(x: np.ndarray, y: np.ndarray, alpha: float, rng: np.random.Generator):
+    """Blend random pairs of examples and their one-hot targets (Zhang et al. 2018)."""
+    if alpha <= 0:
+        return x, y
+    lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
+    order = rng.permutation(len(x))
+    shape = (-1,) + (1,) * (x.ndim - 1)
+    return lam.reshape(shape) * x + (1 - lam.reshape(shape)) * x[order], lam[:, None] * y + (1 - lam[:, None]) * y[order]
+
+
+def model_input(kind: str, db_window_batch: np.ndarray, norm: Normalisation, config: FeatureConfig) -> np.ndarray:
+    return cnn_batch(db_window_batch, norm) if kind == "cnn" else lstm_batch(db_window_batch, norm, config)
+
+
+def clip_windows(split: Split, config: FeatureConfig):
+    """All inference windows of every clip (as at serving time) with the clip each belongs to."""
+    windows, owners = [], []
+    for index, levels in enumerate(split.levels):
+        clip_db, _ = db_windows(levels, config)
+        windows.append(clip_db)
+        owners.extend([index] * len(clip_db))
+    return np.concatenate(windows), np.array(owners)
+
+
+def clip_scores(window_probabilities: np.ndarray, owners: np.ndarray, n_clips: int) -> np.ndarray:
+    """Mean window probabilities per clip."""
+    sums = np.zeros((n_clips, window_probabilities.shape[1]))
+    np.add.at(sums, owners, window_probabilities)
+    return sums / np.bincount(owners, minlength=n_clips)[:, None]
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0))))
+
+
+def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisation,
+                       config: FeatureConfig, settings: TrainingSettings, seed: int):
+    """Train the CNN or the LSTM on random windows; keep the epoch with the best validation clips."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = (build_cnn if kind == "cnn" else build_lstm)(config, settings)
+    valid_windows, valid_owners = clip_windows(valid, config)
+    valid_x = model_input(kind, valid_windows, norm, config)
+    valid_window_labels = valid.labels[valid_owners]
+    history, best, best_weights, waited = [], None, None, 0
+    for epoch in range(1, settings.max_epochs + 1):
+        started = time.perf_counter()
+        windows, labels = random_crops(train.db, train.labels, settings.windows_per_clip, config.window_columns, rng)
+        x = model_input(kind, augment(windows, rng, settings, norm, config), norm, config)
+        x, y = mixup(x, np.eye(len(GENRES), dtype=np.float32)[labels], settings.mixup_alpha, rng)
+        fit = model.fit(x, y, batch_size=settings.batch_size, epochs=1, verbose=0, shuffle=True)
+        probabilities = model.predict(valid_x, batch_size=256, verbose=0)
+        clip_accuracy = float(np.mean(clip_scores(probabilities, valid_owners, len(valid.clips)).argmax(1) == valid.labels))
+        record = {
+            "epoch": epoch,
+            "loss": float(fit.history["loss"][0]), "accuracy": float(fit.history["accuracy"][0]),
+            "val_loss": cross_entropy(probabilities, valid_window_labels),
+            "val_accuracy": float(np.mean(probabilities.argmax(1) == valid_window_labels)),
+            "val_clip_accuracy": clip_accuracy,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        history.append(record)
+        improved = best is None or (clip_accuracy, -record["val_loss"]) > (best["val_clip_accuracy"], -best["val_loss"])
+        log(f"  {kind} epoch {epoch:3d}  loss {record['loss']:.3f}  acc {record['accuracy']:.3f}  "
+            f"val_loss {record['val_loss']:.3f}  val_acc {record['val_accuracy']:.3f}  "
+            f"val_clip_acc {clip_accuracy:.3f}  {record['seconds']:.1f}s{'  *' if improved else ''}")
+        if improved:
+            best, best_weights, waited = record, model.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= settings.patience:
+                break
+    model.set_weights(best_weights)
+    return model, history, best
+
+
+def train_baseline(train: Split, valid: Split, norm: Normalisation, settings: TrainingSettings, seed: int):
+    """The dense network on standard-scaled clip statistics, early-stopped on validation accuracy."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_baseline(train.features.shape[1], settings)
+    x, y = baseline_batch(train.features, norm), np.eye(len(GENRES), dtype=np.float32)[train.labels]
+    valid_x, valid_y = baseline_batch(valid.features, norm), np.eye(len(GENRES), dtype=np.float32)[valid.labels]
+    history, best, best_weights, waited = [], None, None, 0
+    for epoch in range(1, settings.max_epochs + 1):
+        started = time.perf_counter()
+        fit = model.fit(x, y, batch_size=settings.batch_size, epochs=1, verbose=0, shuffle=True,
+                        validation_data=(valid_x, valid_y))
+        record = {"epoch": epoch, **{key: float(value[0]) for key, value in fit.history.items()},
+                  "seconds": round(time.perf_counter() - started, 2)}
+        record["val_clip_accuracy"] = record["val_accuracy"]
+        history.append(record)
+        improved = best is None or (record["val_accuracy"], -record["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
+        if improved:
+            best, best_weights, waited = record, model.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= settings.patience:
+                break
+    log(f"  baseline: best epoch {best['epoch']}, val_acc {best['val_accuracy']:.3f}")
+    model.set_weights(best_weights)
+    return model, history, best
+
+
+# ----------------------------------------------------------------------------- leaky protocol
+def segment_split(split: Split, width: int, seed: int, fractions=(0.7, 0.1)) -> tuple[Split, Split, Split]:
+    """The leaky protocol: cut every clip into consecutive windows and split the windows at random.
+
+    Windows of one recording land in training and test alike, as in many tutorials and course
+    projects; the result is saved as leaky and shown next to the honest one, never instead of it.
+    """
+    segments, levels = [], []
+    for clip, clip_levels in zip(split.clips, split.levels):
+        for index in range(clip_levels.shape[1] // width):
+            segments.append(f"{clip}#{index}")
+            levels.append(clip_levels[:, index * width:(index + 1) * width])
+    order = np.random.default_rng(seed).permutation(len(segments))
+    n_train, n_valid = int(fractions[0] * len(order)), int(fractions[1] * len(order))
+    parts = (order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:])
+    empty = np.zeros((0, split.features.shape[1]))
+    return tuple(Split([segments[i] for i in part], [levels[i] for i in part], empty, split.config) for part in parts)
+
+
+def leaky_experiment(everything: Split, norm: Normalisation, config: FeatureConfig,
+                     settings: dict[str, TrainingSettings], seed: int, models: list[str]) -> dict:
+    """Train the same CNN and LSTM under a random segment split and measure segment accuracy."""
+    train, valid, test = segment_split(everything, config.window_columns, seed)
+    results = {
+        "protocol": "random segment split (leaky): every clip cut into consecutive "
+                    f"{config.window_seconds:.1f} s segments, segments split 70/10/20 at random, so segments "
+                    "of the same recording are in training and test",
+        "segments": {"train": len(train.clips), "valid": len(valid.clips), "test": len(test.clips)},
+        "clips": len(everything.clips), "models": {},
+    }
+    for kind in [model for model in models if model in ("cnn", "lstm")]:
+        log(f"leaky {kind}: {len(train.clips)} training segments")
+        leaky_settings = dataclasses.replace(settings[kind], windows_per_clip=1)
+        model, history, best = train_window_model(kind, train, valid, norm, config, leaky_settings, seed)
+        test_windows, _ = clip_windows(test, config)
+        probabilities = model.predict(model_input(kind, test_windows, norm, config), batch_size=256, verbose=0)
+        results["models"][kind] = {
+            "test_segment_accuracy": float(np.mean(probabilities.argmax(1) == test.labels)),
+            "best_epoch": best["epoch"], "history": history,
+        }
+        log(f"leaky {kind}: test segment accuracy {results['models'][kind]['test_segment_accuracy']:.3f}")
+    return results
+
+
+# ----------------------------------------------------------------------------- artifacts
+def architecture(model) -> list[dict]:
+    """Layers, output shapes and parameter counts, for the training page."""
+    return [{"name": layer.name, "type": type(layer).__name__,
+             "output_shape": [None if size is None else int(size) for size in layer.output.shape],
+             "parameters": int(layer.count_params())} for layer in model.layers]
+
+
+def model_settings(epochs: int | None) -> dict[str, TrainingSettings]:
+    """The settings chosen on the validation list, per model."""
+    chosen = {
+        "cnn": TrainingSettings(),
+        "lstm": TrainingSettings(),
+        "baseline": TrainingSettings(max_epochs=200, patience=30, batch_size=32, dropout=0.3),
+    }
+    if epochs is not None:
+        chosen = {name: dataclasses.replace(value, max_epochs=epochs, patience=min(value.patience, epochs))
+                  for name, value in chosen.items()}
+    return chosen
+
+
+def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed: int,
+              epochs: int | None, leaky: bool, config: FeatureConfig = FeatureConfig()) -> dict:
+    """Train, export and describe the chosen models; return what was written to ``training.json``."""
+    from core.export import export_model
+
+    out.mkdir(parents=True, exist_ok=True)
+    lists = split_lists(data_dir, protocol, seed)
+    log(f"loading {len(lists['train'])} training and {len(lists['valid'])} validation clips from {data_dir}")
+    train, valid = load_split(data_dir, lists["train"], config), load_split(data_dir, lists["valid"], config)
+    norm = Normalisation.fit(train.db, train.features, config)
+    config.save(out / "feature_config.json")
+    norm.save(out / "normalisation.json")
+    settings = model_settings(epochs)
+    summary = {
+        "seed": seed, "split": protocol, "data": {"train_clips": len(train.clips), "valid_clips": len(valid.clips)},
+        "source": "spectrogram images" if (Path(data_dir) / "images_original").is_dir() else "audio",
+        "models": {},
+    }
+    for name in models:
+        log(f"training {name}")
+        started = time.perf_counter()
+        if name == "baseline":
+            model, history, best = train_baseline(train, valid, norm, settings[name], seed)
+        else:
+            model, history, best = train_window_model(name, train, valid, norm, config, settings[name], seed)
+        seconds = time.perf_counter() - started
+        model.save(out / f"{name}.keras")
+        export_model(name, model, out)
+        summary["models"][name] = {
+            "settings": dataclasses.asdict(settings[name]),
+            "optimizer": "Adam", "loss": "categorical cross-entropy (one-hot targets, mixup for cnn/lstm)",
+            "augmentation": (["random time crops", "level noise", "frequency and time masks", "mixup"]
+                             if name != "baseline" else []),
+            "best_epoch": best["epoch"], "best_val_clip_accuracy": best["val_clip_accuracy"],
+            "training_seconds": round(seconds, 1), "parameters": int(model.count_params()),
+            "size_bytes": (out / f"{name}.tflite").stat().st_size,
+            "architecture": architecture(model), "history": history,
+        }
+    (out / "training.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if leaky:
+        everything = load_split(data_dir, gtzan.all_clips(data_dir), config)
+        results = leaky_experiment(everything, norm, config, settings, seed, models)
+        (out / "leaky_split.json").write_text(json.dumps(results, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=gtzan.default_data_dir(),
+                        help="GTZAN folder: images_original/ and features_30_sec.csv, or <genre>/<clip> audio")
+    parser.add_argument("--split", choices=("filtered", "random"), default="filtered",
+                        help="fault-filtered artist-conditional lists (default) or a random track-level split")
+    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES))
+    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: per model)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ARTIFACTS_DIR)
+    parser.add_argument("--no-leaky", action="store_true", help="skip the leaky random-segment experiment")
+    parser.add_argument("--no-evaluate", action="store_true", help="skip the test-list evaluation")
+    args = parser.parse_args(argv)
+    if args.data is None or not Path(args.data).is_dir():
+        parser.error("no data folder: pass --data DIR or set GENRE_LAB_DATA")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    train_all(args.data, args.out, args.models, args.split, args.seed, args.epochs, not args.no_leaky)
+    if not args.no_evaluate:
+        from core.evaluate import write_evaluation
+
+        write_evaluation(args.out, args.data, args.split, args.seed)
+    from core.report import write_model_card
+
+    write_model_card(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
