@@ -73,24 +73,37 @@ def _hann_window(n_fft: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- spectrogram
-def mel_power(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Mel power spectrogram (n_mels x frames, float32) with centred, reflect-padded frames."""
+def frames(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Centred analysis frames (frames x n_fft, a read-only float32 view), reflect-padded like librosa 0.7."""
     samples = np.asarray(samples, dtype=np.float32)
     pad = config.n_fft // 2
     padded = np.pad(samples, pad, mode="reflect")
     n_frames = 1 + (len(padded) - config.n_fft) // config.hop_length
-    frames = np.lib.stride_tricks.as_strided(
+    return np.lib.stride_tricks.as_strided(
         padded,
         shape=(n_frames, config.n_fft),
         strides=(padded.strides[0] * config.hop_length, padded.strides[0]),
         writeable=False,
     )
+
+
+def stft(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Complex spectra of the Hann-windowed frames (frames x bins, complex64).
+
+    The numbers of ``librosa.stft(y, pad_mode='reflect').T``: float64 FFTs rounded to complex64.
+    """
+    framed = frames(samples, config)
     window = _hann_window(config.n_fft)
-    power = np.empty((config.n_fft // 2 + 1, n_frames), dtype=np.float32)
+    spectrum = np.empty((len(framed), config.n_fft // 2 + 1), dtype=np.complex64)
     block = 256  # bounded temporaries: a 10-minute file never materialises all frames in float64
-    for start in range(0, n_frames, block):
-        spectrum = np.fft.rfft(frames[start:start + block] * window, axis=1).astype(np.complex64)
-        power[:, start:start + block] = (np.abs(spectrum) ** 2).T
+    for start in range(0, len(framed), block):
+        spectrum[start:start + block] = np.fft.rfft(framed[start:start + block] * window, axis=1)
+    return spectrum
+
+
+def mel_power(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Mel power spectrogram (n_mels x frames, float32) with centred, reflect-padded frames."""
+    power = np.ascontiguousarray((np.abs(stft(samples, config)) ** 2).T)
     basis = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
     return basis @ power
 
