@@ -52,8 +52,12 @@ _START_BPM, _STD_OCTAVES, _MAX_BPM = 120.0, 1.0, 320.0
 _AUTOCORRELATION_SECONDS = 8.0
 
 
-def clip_features(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """The 57 statistics of ``FEATURE_NAMES`` for one unit of mono audio (float64)."""
+def clip_features(samples: np.ndarray, config: FeatureConfig, names: tuple[str, ...] = FEATURE_NAMES) -> np.ndarray:
+    """The statistics ``names`` (default: all 57 of the table) for one unit of mono audio (float64).
+
+    The harmonic/percussive separation, two thirds of the cost, runs only when a ``harmony_*`` or
+    ``perceptr_*`` statistic is asked for.
+    """
     samples = np.asarray(samples, dtype=np.float32)
     spectrum = stft(samples, config)                            # frames x bins
     magnitude = np.abs(spectrum)
@@ -62,17 +66,21 @@ def clip_features(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     mel = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
     mel_db = _power_to_db(mel @ power, config)
     centroid, bandwidth, rolloff = _spectral_shape(magnitude_by_bin, config)
-    harmonic, percussive = _hpss(spectrum, magnitude, magnitude_by_bin, len(samples), config)
-
-    frame_features = (
-        _chroma(power, config), _rms(samples, config), centroid, bandwidth, rolloff,
-        _zero_crossing_rate(samples, config), harmonic, percussive,
-    )
+    frame_features = {
+        "chroma_stft": _chroma(power, config), "rms": _rms(samples, config), "spectral_centroid": centroid,
+        "spectral_bandwidth": bandwidth, "rolloff": rolloff,
+        "zero_crossing_rate": _zero_crossing_rate(samples, config),
+    }
+    if any(name.startswith(("harmony_", "perceptr_")) for name in names):
+        frame_features["harmony"], frame_features["perceptr"] = _hpss(
+            spectrum, magnitude, magnitude_by_bin, len(samples), config)
+    values = {f"{name}_{stat}": value for name, series in frame_features.items()
+              for stat, value in zip(("mean", "var"), _mean_var(series))}
+    values["tempo"] = _tempo(mel_db, config)
     mfcc = scipy.fft.dct(mel_db, type=2, norm="ortho", axis=0)[:_N_MFCC]
-    values = [statistic for feature in frame_features for statistic in _mean_var(feature)]
-    values.append(_tempo(mel_db, config))
-    values.extend(statistic for coefficient in mfcc for statistic in _mean_var(coefficient))
-    return np.array(values, dtype=np.float64)
+    values.update({f"mfcc{k}_{stat}": value for k, coefficient in enumerate(mfcc, start=1)
+                   for stat, value in zip(("mean", "var"), _mean_var(coefficient))})
+    return np.array([values[name] for name in names], dtype=np.float64)
 
 
 def _mean_var(values: np.ndarray) -> tuple[float, float]:

@@ -109,14 +109,6 @@ def read_image_levels(path: Path, config: FeatureConfig) -> np.ndarray:
     return levels
 
 
-FEATURE_COLUMNS = (
-    "chroma_stft_mean", "chroma_stft_var", "rms_mean", "rms_var", "spectral_centroid_mean",
-    "spectral_centroid_var", "spectral_bandwidth_mean", "spectral_bandwidth_var", "rolloff_mean",
-    "rolloff_var", "zero_crossing_rate_mean", "zero_crossing_rate_var", "harmony_mean", "harmony_var",
-    "perceptr_mean", "perceptr_var", "tempo",
-) + tuple(f"mfcc{index}_{stat}" for index in range(1, 21) for stat in ("mean", "var"))
-
-
 def load_features_table(data_dir: Path):
     """``features_30_sec.csv`` as a pandas DataFrame indexed by clip id."""
     import pandas as pd

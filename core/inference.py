@@ -142,7 +142,7 @@ class GenreClassifier:
     def _clip_statistics(self, units) -> list[np.ndarray]:
         from core.clip_features import clip_features
 
-        return [clip_features(unit, self.config) for unit in units]
+        return [clip_features(unit, self.config, self.config.baseline_features) for unit in units]
 
     def _window_model(self, name: str, levels: list[np.ndarray], unit_starts_s: list[float]):
         windows, starts = [], []

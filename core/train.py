@@ -78,18 +78,19 @@ def load_levels(data_dir: Path, clips: list[str], config: FeatureConfig) -> dict
     return levels
 
 
-def clip_features(data_dir: Path, clips: list[str], config: FeatureConfig) -> dict[str, np.ndarray]:
-    """The 57 clip statistics: from ``features_30_sec.csv`` when present, else computed from audio."""
+def clip_statistics(data_dir: Path, clips: list[str], config: FeatureConfig) -> dict[str, np.ndarray]:
+    """The baseline's clip statistics: from ``features_30_sec.csv`` when present, else from audio."""
     table_path = Path(data_dir) / "features_30_sec.csv"
     if table_path.exists():
         table = gtzan.load_features_table(data_dir)
-        return {clip: table.loc[clip, list(gtzan.FEATURE_COLUMNS)].to_numpy(dtype=np.float64)
+        return {clip: table.loc[clip, list(config.baseline_features)].to_numpy(dtype=np.float64)
                 for clip in clips if clip in table.index}
     from core.audio import decode
     from core.clip_features import clip_features as compute
 
     found = {clip: gtzan.find_audio(data_dir, clip) for clip in clips}
-    return {clip: compute(decode(path, config).samples, config) for clip, path in found.items() if path}
+    return {clip: compute(decode(path, config).samples, config, config.baseline_features)
+            for clip, path in found.items() if path}
 
 
 def split_lists(data_dir: Path, protocol: str, seed: int) -> dict[str, list[str]]:
@@ -107,7 +108,7 @@ def split_lists(data_dir: Path, protocol: str, seed: int) -> dict[str, list[str]
 
 def load_split(data_dir: Path, clips: list[str], config: FeatureConfig) -> Split:
     levels = load_levels(data_dir, clips, config)
-    features = clip_features(data_dir, list(levels), config)
+    features = clip_statistics(data_dir, list(levels), config)
     kept = [clip for clip in levels if clip in features]
     return Split(kept, [levels[clip] for clip in kept], np.stack([features[clip] for clip in kept]), config)
 
@@ -204,6 +205,7 @@ def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisatio
             "val_accuracy": float(np.mean(probabilities.argmax(1) == valid_window_labels)),
             "val_clip_accuracy": clip_accuracy,
             "seconds": round(time.perf_counter() - started, 2),
+            "learning_rate": float(model.optimizer.learning_rate),
         }
         history.append(record)
         improved = best is None or (clip_accuracy, -record["val_loss"]) > (best["val_clip_accuracy"], -best["val_loss"])
@@ -216,6 +218,8 @@ def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisatio
             waited += 1
             if waited >= settings.patience:
                 break
+            if waited % settings.plateau_epochs == 0:
+                model.optimizer.learning_rate.assign(float(model.optimizer.learning_rate) / 2)
     model.set_weights(best_weights)
     return model, history, best
 

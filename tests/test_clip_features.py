@@ -153,3 +153,14 @@ def test_serving_path_does_not_import_librosa():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.stdout.strip() == "[]"
+
+
+def test_a_subset_of_names_gives_those_statistics_and_skips_nothing_else():
+    """The baseline asks for fewer statistics (no harmonic/percussive ones); the values must not change."""
+    rng = np.random.default_rng(7)
+    samples = (0.2 * rng.normal(size=5 * 22050)).astype(np.float32)
+    full = dict(zip(FEATURE_NAMES, clip_features(samples, CONFIG)))
+    subset = clip_features(samples, CONFIG, CONFIG.baseline_features)
+    assert len(subset) == len(CONFIG.baseline_features) == 53
+    assert set(CONFIG.baseline_features) <= set(FEATURE_NAMES)
+    assert np.array_equal(subset, [full[name] for name in CONFIG.baseline_features])
