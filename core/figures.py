@@ -1,0 +1,610 @@
+"""Figures and tables for the app, as plain functions of explicit inputs (no Streamlit here).
+
+Every function takes what it draws as arguments (arrays, the dicts ``core.report`` reads from
+``artifacts/``, a ``FeatureConfig``) and returns a plotly figure, a pandas DataFrame or plain text,
+so the pages stay short scripts and everything here can be tested without a browser. Nothing here
+types in a measured figure: numbers come from the arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.config import GENRES, FeatureConfig
+from core.models import MODEL_TITLES
+from core.representation import levels_to_db, mel_filterbank
+
+LOW_CONFIDENCE = 0.5          # below this, a model's top genre is called uncertain
+CLOSE_SECOND = 0.1            # a runner-up this close to the top genre is mentioned
+SPECTROGRAM_CMAP = "Magma"    # the colour table of the GTZAN images
+SIGNED_CMAP = "RdBu_r"        # for standardised inputs, centred on 0
+PROBABILITY_CMAP = "Blues"
+_HZ_TICKS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
+_SHORT_TITLES = {"cnn": "CNN", "lstm": "LSTM", "baseline": "feature baseline"}
+
+
+def short_title(name: str) -> str:
+    """'CNN', 'LSTM', 'feature baseline' (or the name itself for an unknown model)."""
+    return _SHORT_TITLES.get(name, name)
+
+
+# ----------------------------------------------------------------------------- a classified clip
+@dataclasses.dataclass(frozen=True)
+class ClipView:
+    """What the app keeps of a classified clip: the analysis and a small waveform for plotting.
+
+    The decoded samples are not kept (a 10-minute file is 53 MB of float32); the envelope is.
+    """
+
+    analysis: object             # core.inference.Analysis
+    envelope: pd.DataFrame       # time_s, low, high
+    format: str
+    source_sample_rate: int
+    channels: int
+
+
+def analyse_clip(classifier, source, points: int = 2000) -> ClipView:
+    """Decode ``source`` (bytes, path or file object), classify it and keep its envelope.
+
+    Raises ``core.errors.AudioError`` (one plain sentence) when the input cannot be analysed.
+    """
+    from core.audio import decode
+
+    audio = decode(source, classifier.config)
+    analysis = classifier.analyse(audio)
+    return ClipView(analysis=analysis, envelope=waveform_envelope(audio.samples, audio.sample_rate, points),
+                    format=audio.format, source_sample_rate=audio.source_sample_rate, channels=audio.channels)
+
+
+def waveform_envelope(samples: np.ndarray, sample_rate: int, points: int = 2000) -> pd.DataFrame:
+    """The waveform reduced to at most ``points`` (time, min, max) rows, for plotting.
+
+    Each row covers an equal stretch of samples and keeps its lowest and highest value, so peaks
+    survive the reduction. A signal of at most ``points`` samples is kept sample by sample.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if len(samples) <= points:
+        times = np.arange(len(samples)) / sample_rate
+        return pd.DataFrame({"time_s": times, "low": samples, "high": samples})
+    edges = np.linspace(0, len(samples), points + 1).astype(np.int64)
+    low = np.minimum.reduceat(samples, edges[:-1])
+    high = np.maximum.reduceat(samples, edges[:-1])
+    centres = (edges[:-1] + edges[1:]) / 2 / sample_rate
+    return pd.DataFrame({"time_s": centres, "low": low, "high": high})
+
+
+def clip_db(unit_levels: Sequence[np.ndarray], unit_starts_s: Sequence[float],
+            config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The analysed units' mel spectrogram in dB side by side, and the time of every column (s).
+
+    This is the representation the models saw (``Analysis.unit_levels``), nothing is recomputed.
+    """
+    db = np.concatenate([levels_to_db(levels, config) for levels in unit_levels], axis=1)
+    times = np.concatenate([start + np.arange(levels.shape[1]) / config.column_rate_hz
+                            for levels, start in zip(unit_levels, unit_starts_s)])
+    return db, times
+
+
+def standardise_rows(matrix: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Rows standardised with given statistics (e.g. MFCCs with the training-list statistics)."""
+    return (matrix - np.asarray(mean)[:, None]) / np.asarray(std)[:, None]
+
+
+def pool_columns(matrix: np.ndarray, times: np.ndarray, max_columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Average groups of neighbouring columns so that at most ``max_columns`` remain."""
+    factor = -(-matrix.shape[1] // max_columns)
+    if factor <= 1:
+        return matrix, times
+    usable = (matrix.shape[1] // factor) * factor
+    if usable == 0:
+        return matrix.mean(axis=1, keepdims=True), times[:1]
+    pooled = matrix[:, :usable].reshape(matrix.shape[0], -1, factor).mean(axis=2)
+    return pooled, times[:usable].reshape(-1, factor).mean(axis=1)
+
+
+def mel_band_hz(config: FeatureConfig) -> np.ndarray:
+    """Centre frequency (Hz) of every mel band: where its filter in the filter bank peaks."""
+    weights = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
+    frequencies = np.fft.rfftfreq(config.n_fft, 1.0 / config.sample_rate)
+    return frequencies[weights.argmax(axis=1)]
+
+
+def hz_label(hz: float) -> str:
+    """'64 Hz', '512 Hz', '2 kHz', '1.5 kHz'."""
+    if hz < 1000:
+        return f"{hz:.0f} Hz"
+    return f"{hz / 1000:.1f}".rstrip("0").rstrip(".") + " kHz"
+
+
+def mel_ticks(config: FeatureConfig) -> tuple[list[int], list[str]]:
+    """Mel band indices near round frequencies, and their labels in Hz, for a band axis."""
+    centres = mel_band_hz(config)
+    values, labels = [], []
+    for hz in _HZ_TICKS:
+        if centres[0] <= hz <= centres[-1]:
+            band = int(np.abs(centres - hz).argmin())
+            if band not in values:
+                values.append(band)
+                labels.append(hz_label(hz))
+    return values, labels
+
+
+# ----------------------------------------------------------------------------- generic heatmap
+def rgb_colorscale(name: str) -> list[list]:
+    """A named plotly colour scale with every colour as ``rgb(...)``.
+
+    Streamlit 1.67's chart frontend draws some hex colours wrongly (Magma's first colour ``#000004``
+    came out pink), so the stops are handed over as ``rgb()`` strings.
+    """
+    import plotly.colors
+
+    scale = []
+    for position, colour in plotly.colors.get_colorscale(name):
+        if colour.startswith("#"):
+            colour = "rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(colour))
+        scale.append([position, colour])
+    return scale
+
+
+def heatmap_figure(z: np.ndarray, x, y, *, x_title: str, y_title: str, colour_title: str,
+                   title: str | None = None, colorscale: str = SPECTROGRAM_CMAP, zmid: float | None = None,
+                   hover: str | None = None, height: int = 320, y_ticks: tuple[list, list] | None = None,
+                   text: np.ndarray | None = None) -> go.Figure:
+    """A labelled heatmap: ``z`` is rows (``y``) by columns (``x``)."""
+    trace = go.Heatmap(z=z, x=x, y=y, colorscale=rgb_colorscale(colorscale), zmid=zmid,
+                       colorbar={"title": {"text": colour_title}},
+                       hovertemplate=hover or (f"{x_title}: %{{x}}<br>{y_title}: %{{y}}<br>"
+                                               f"{colour_title}: %{{z:.2f}}<extra></extra>"))
+    if text is not None:
+        trace.update(text=text, texttemplate="%{text}")
+    figure = go.Figure(trace)
+    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    figure.update_xaxes(title_text=x_title)
+    figure.update_yaxes(title_text=y_title)
+    if y_ticks is not None:
+        figure.update_yaxes(tickmode="array", tickvals=y_ticks[0], ticktext=y_ticks[1])
+    return figure
+
+
+# ----------------------------------------------------------------------------- clip figures
+def waveform_figure(envelope: pd.DataFrame, title: str | None = None, height: int = 220,
+                    highlight_s: tuple[float, float] | None = None) -> go.Figure:
+    """The waveform as its min/max envelope over time (s); ``highlight_s`` shades a stretch."""
+    figure = go.Figure([
+        go.Scatter(x=envelope["time_s"], y=envelope["high"], mode="lines", line={"width": 0.6, "color": "#1f77b4"},
+                   name="highest", hovertemplate="%{x:.2f} s: %{y:.3f}<extra></extra>"),
+        go.Scatter(x=envelope["time_s"], y=envelope["low"], mode="lines", line={"width": 0.6, "color": "#1f77b4"},
+                   fill="tonexty", name="lowest", hovertemplate="%{x:.2f} s: %{y:.3f}<extra></extra>"),
+    ])
+    figure.update_layout(title=title, height=height, showlegend=False,
+                         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    figure.update_xaxes(title_text="time (s)")
+    figure.update_yaxes(title_text="amplitude", range=[-1.05, 1.05])
+    if highlight_s is not None:
+        _shade(figure, highlight_s)
+    return figure
+
+
+def spectrogram_figure(db: np.ndarray, times_s: np.ndarray, config: FeatureConfig, *, title: str | None = None,
+                       max_columns: int = 1500, height: int = 360,
+                       highlight_s: tuple[float, float] | None = None) -> go.Figure:
+    """Mel spectrogram in dB: time (s) by mel band, the band axis labelled in Hz."""
+    db, times_s = pool_columns(db, times_s, max_columns)
+    figure = heatmap_figure(
+        db, times_s, np.arange(db.shape[0]), x_title="time (s)", y_title="mel band (centre frequency)",
+        colour_title="dB", title=title, height=height, y_ticks=mel_ticks(config),
+        hover="time %{x:.1f} s<br>mel band %{y}<br>%{z:.0f} dB<extra></extra>",
+    )
+    if highlight_s is not None:
+        _shade(figure, highlight_s, outline=True)
+    return figure
+
+
+def mfcc_figure(mfcc: np.ndarray, times_s: np.ndarray, *, title: str | None = None, colour_title: str = "value",
+                max_columns: int = 1500, height: int = 300) -> go.Figure:
+    """MFCCs: time (s) by coefficient (0 = overall loudness of the spectrum)."""
+    mfcc, times_s = pool_columns(mfcc, times_s, max_columns)
+    return heatmap_figure(
+        mfcc, times_s, np.arange(mfcc.shape[0]), x_title="time (s)", y_title="MFCC coefficient",
+        colour_title=colour_title, title=title, colorscale=SIGNED_CMAP, zmid=0.0, height=height,
+        hover="time %{x:.1f} s<br>coefficient %{y}<br>%{z:.2f}<extra></extra>",
+    )
+
+
+def _shade(figure: go.Figure, span_s: tuple[float, float], outline: bool = False) -> None:
+    if outline:
+        figure.add_vrect(x0=span_s[0], x1=span_s[1], line={"color": "white", "width": 3}, fillcolor="rgba(0,0,0,0)")
+    else:
+        figure.add_vrect(x0=span_s[0], x1=span_s[1], fillcolor="orange", opacity=0.3, line_width=0)
+
+
+def probability_figure(probabilities: np.ndarray, genres: Sequence[str] = GENRES, *, title: str | None = None,
+                       height: int = 300) -> go.Figure:
+    """Horizontal bars: the probability of every genre, the chosen one highlighted."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    top = int(probabilities.argmax())
+    colours = ["#d62728" if index == top else "#9ecae1" for index in range(len(genres))]
+    figure = go.Figure(go.Bar(
+        x=probabilities, y=list(genres), orientation="h", marker_color=colours,
+        text=[f"{p:.0%}" for p in probabilities], textposition="outside",
+        hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+    ))
+    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    figure.update_xaxes(title_text="probability", range=[0, 1.15], tickformat=".0%")
+    figure.update_yaxes(title_text="genre", autorange="reversed")
+    return figure
+
+
+def window_edges(starts_s: np.ndarray, window_seconds: float, end_s: float | None = None) -> np.ndarray:
+    """Edges of the time bins that represent overlapping windows: halfway between window centres.
+
+    The first bin starts where the first window starts; the last ends where the last window ends
+    (or at ``end_s`` when that is earlier, e.g. a short last unit).
+    """
+    starts_s = np.asarray(starts_s, dtype=float)
+    centres = starts_s + window_seconds / 2
+    last = starts_s[-1] + window_seconds if end_s is None else min(starts_s[-1] + window_seconds, end_s)
+    inner = (centres[:-1] + centres[1:]) / 2
+    return np.concatenate([[starts_s[0]], inner, [max(last, starts_s[-1] + 1e-3)]])
+
+
+def timeline_figure(window_probabilities: np.ndarray, starts_s: np.ndarray, window_seconds: float, *,
+                    end_s: float | None = None, title: str | None = None, height: int = 300) -> go.Figure:
+    """How a model's opinion moves through the clip: genre by time, coloured by probability."""
+    edges = window_edges(starts_s, window_seconds, end_s)
+    figure = heatmap_figure(
+        np.asarray(window_probabilities, dtype=float).T, edges, list(GENRES), x_title="time (s)",
+        y_title="genre", colour_title="probability", title=title, colorscale=PROBABILITY_CMAP, height=height,
+        hover="%{y} around %{x:.1f} s: %{z:.0%}<extra></extra>",
+    )
+    figure.update_traces(zmin=0.0, zmax=1.0)
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+# ----------------------------------------------------------------------------- plain words
+def window_votes(prediction) -> tuple[int, int]:
+    """How many of a prediction's windows chose its clip-level genre, out of how many."""
+    chosen = GENRES.index(prediction.genre)
+    votes = np.asarray(prediction.window_probabilities).argmax(axis=1)
+    return int((votes == chosen).sum()), int(len(votes))
+
+
+def is_clear(predictions: Mapping[str, object], low: float = LOW_CONFIDENCE, close: float = CLOSE_SECOND) -> bool:
+    """Whether the models agree and each is confident, with no close runner-up."""
+    if len({prediction.genre for prediction in predictions.values()}) != 1:
+        return False
+    for prediction in predictions.values():
+        (_, p_first), (_, p_second) = prediction.ranked()[:2]
+        if p_first < low or p_first - p_second < close:
+            return False
+    return True
+
+
+def agreement_sentences(predictions: Mapping[str, object], low: float = LOW_CONFIDENCE,
+                        close: float = CLOSE_SECOND) -> list[str]:
+    """Plain sentences on whether the models agree and how sure each one is.
+
+    ``predictions`` maps model names to ``ModelPrediction``-like objects (``genre``,
+    ``probabilities``, ``confidence``, ``ranked()``).
+    """
+    genres = {name: prediction.genre for name, prediction in predictions.items()}
+    sentences = []
+    if len(set(genres.values())) == 1:
+        genre = next(iter(genres.values()))
+        sentences.append(f"All {len(genres)} models agree: **{genre}**." if len(genres) > 1
+                         else f"The model says **{genre}**.")
+    else:
+        opinions = "; ".join(f"the {short_title(name)} says **{genre}**" for name, genre in genres.items())
+        sentences.append(f"The models disagree: {opinions}.")
+    for name, prediction in predictions.items():
+        (first, p_first), (second, p_second) = prediction.ranked()[:2]
+        if prediction.confidence < low:
+            sentences.append(f"The {short_title(name)} is unsure: its top genre, {first}, gets only "
+                             f"{p_first:.0%}; {second} follows with {p_second:.0%}.")
+        elif p_first - p_second < close:
+            sentences.append(f"The {short_title(name)} hesitates between {first} ({p_first:.0%}) and "
+                             f"{second} ({p_second:.0%}).")
+    if not is_clear(predictions, low, close):
+        sentences.append(
+            "A low confidence or a disagreement means the clip is hard for these models: it may mix styles, "
+            "sit between two genres, or be unlike anything in their training data (speech, noise, recent "
+            "production, a genre outside the ten). The models cannot answer \"none of these\": they always "
+            "pick one of the ten genres, so treat such an answer as a guess.")
+    else:
+        sentences.append("Agreement with high confidence means the clip looks typical of this genre *as GTZAN "
+                         "defines it*; it is not a proof of the genre.")
+    return sentences
+
+
+def split_description(split: str) -> str:
+    """The test protocol of ``evaluation.json``'s ``split`` in words, for a caption."""
+    return {
+        "filtered": "the **fault-filtered test list** (Kereliuk, Sturm & Larsen 2015), whose artists appear nowhere "
+                    "in training",
+        "random": "a **random track-level test list** (artists can be on both sides, so the figure is inflated)",
+    }.get(split, f"the **{split}** test list")
+
+
+# ----------------------------------------------------------------------------- training
+def history_figure(history: Sequence[Mapping[str, float]], best_epoch: int | None = None,
+                   title: str | None = None, height: int = 340) -> go.Figure:
+    """Loss and accuracy per epoch, training and validation side by side; the kept epoch marked."""
+    frame = pd.DataFrame(history)
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    curves = (
+        (1, "loss", "training (windows)", "#1f77b4", "solid"),
+        (1, "val_loss", "validation (windows)", "#ff7f0e", "solid"),
+        (2, "accuracy", "training (windows)", "#1f77b4", "solid"),
+        (2, "val_accuracy", "validation (windows)", "#ff7f0e", "solid"),
+        (2, "val_clip_accuracy", "validation (whole clips)", "#2ca02c", "dash"),
+    )
+    shown = set()
+    for column, key, name, colour, dash in curves:
+        if key in frame:
+            figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[key], mode="lines+markers", name=name,
+                                        legendgroup=name, showlegend=name not in shown,
+                                        line={"color": colour, "dash": dash}), row=1, col=column)
+            shown.add(name)
+    if best_epoch is not None:
+        for column in (1, 2):
+            figure.add_vline(x=best_epoch, line_dash="dot", line_color="grey", row=1, col=column)
+        figure.add_annotation(x=best_epoch, y=1.0, yref="y2 domain", xref="x2", text="kept", showarrow=False,
+                              yanchor="bottom")
+    figure.update_xaxes(title_text="epoch")
+    figure.update_yaxes(title_text="categorical cross-entropy", row=1, col=1)
+    figure.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=2)
+    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                         legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def architecture_table(architecture: Sequence[Mapping]) -> pd.DataFrame:
+    """Layers, output shapes (batch left out) and parameter counts, with a total row."""
+    rows = [{"layer": layer["name"], "type": layer["type"],
+             "output shape": " × ".join(str(size) for size in layer["output_shape"][1:]),
+             "parameters": int(layer["parameters"])} for layer in architecture]
+    rows.append({"layer": "total", "type": "", "output shape": "",
+                 "parameters": sum(row["parameters"] for row in rows)})
+    return pd.DataFrame(rows)
+
+
+def settings_table(model: Mapping) -> pd.DataFrame:
+    """The training settings of one model (a ``training.json`` model entry) as setting/value rows."""
+    settings = model.get("settings", {})
+    augmentation = list(model.get("augmentation", []))
+    rows = [
+        ("optimizer", model.get("optimizer")),
+        ("loss", model.get("loss")),
+        ("learning rate (start)", settings.get("learning_rate")),
+        ("learning rate halved after epochs without progress", settings.get("plateau_epochs")),
+        ("batch size", settings.get("batch_size")),
+        ("maximum epochs", settings.get("max_epochs")),
+        ("early stopping patience (epochs)", settings.get("patience")),
+        ("epochs run", len(model.get("history", [])) or None),
+        ("epoch kept (best on validation clips)", model.get("best_epoch")),
+        ("dropout", settings.get("dropout")),
+        ("augmentation", ", ".join(augmentation) if augmentation else "none"),
+    ]
+    if augmentation:
+        rows += [
+            ("random windows per clip and epoch", settings.get("windows_per_clip")),
+            ("level noise (standard deviation, of 256 levels)", settings.get("noise_levels")),
+            ("frequency masks / time masks", _pair(settings.get("freq_masks"), settings.get("time_masks"))),
+            ("mask width (fraction)", settings.get("mask_fraction")),
+            ("mixup alpha", settings.get("mixup_alpha")),
+        ]
+    return pd.DataFrame([(name, _text(value)) for name, value in rows if value is not None],
+                        columns=["setting", "value"])
+
+
+def _pair(first, second) -> str | None:
+    return None if first is None and second is None else f"{first} / {second}"
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], genres: Sequence[str] = GENRES, *,
+                     title: str | None = None, height: int = 460) -> go.Figure:
+    """Confusion matrix: true genre (rows) by predicted genre (columns), counts written in."""
+    z = np.asarray(matrix, dtype=int)
+    figure = heatmap_figure(z, list(genres), list(genres), x_title="predicted genre", y_title="true genre",
+                            colour_title="clips", title=title, colorscale=PROBABILITY_CMAP, height=height,
+                            hover="true %{y}, predicted %{x}: %{z} clips<extra></extra>", text=z)
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def per_genre_table(per_genre: Mapping[str, Mapping[str, float]], genres: Sequence[str] = GENRES) -> pd.DataFrame:
+    """Precision, recall, F1 and support per genre."""
+    return pd.DataFrame([{"genre": genre, "precision": per_genre[genre]["precision"],
+                          "recall": per_genre[genre]["recall"], "F1": per_genre[genre]["f1"],
+                          "test clips": int(per_genre[genre]["support"])} for genre in genres if genre in per_genre])
+
+
+# ----------------------------------------------------------------------------- comparison
+def comparison_table(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """``report.comparison_rows()`` as a table: accuracy as a number, ours flagged."""
+    frame = pd.DataFrame([{
+        "system": row["system"], "protocol": row["protocol"], "accuracy (%)": float(row["accuracy"]),
+        "year": str(row["year"]), "representation": row["representation"], "source": row["source"],
+        "measured here": bool(row.get("ours", False)),
+    } for row in rows])
+    return frame
+
+
+def highlight_ours(frame: pd.DataFrame, colour: str = "#fff3b0"):
+    """A pandas Styler that shades this product's rows."""
+    def shade(row):
+        return [f"background-color: {colour}; font-weight: bold" if row["measured here"] else ""] * len(row)
+    return frame.style.apply(shade, axis=1).format({"accuracy (%)": "{:.1f}"})
+
+
+def protocol_table(evaluation: Mapping | None, leaky: Mapping | None) -> pd.DataFrame:
+    """The same models under the honest and the leaky protocol, one row per model and measure."""
+    rows = []
+    for name in ("cnn", "lstm"):
+        if evaluation and name in evaluation["test"]["models"]:
+            scores = evaluation["test"]["models"][name]
+            rows.append({"model": short_title(name), "protocol": "fault-filtered test list (honest)",
+                         "measure": "whole clips", "accuracy (%)": 100 * scores["clip_accuracy"]})
+            rows.append({"model": short_title(name), "protocol": "fault-filtered test list (honest)",
+                         "measure": "single windows", "accuracy (%)": 100 * scores["window_accuracy"]})
+        if leaky and name in leaky["models"]:
+            rows.append({"model": short_title(name), "protocol": "random segment split (leaky)",
+                         "measure": "single windows",
+                         "accuracy (%)": 100 * leaky["models"][name]["test_segment_accuracy"]})
+    return pd.DataFrame(rows, columns=["model", "protocol", "measure", "accuracy (%)"])
+
+
+def protocol_figure(table: pd.DataFrame, height: int = 360) -> go.Figure:
+    """Grouped bars of ``protocol_table``: per model, honest clips, honest windows, leaky windows."""
+    figure = go.Figure()
+    colours = {"whole clips, fault-filtered test list (honest)": "#2ca02c",
+               "single windows, fault-filtered test list (honest)": "#98df8a",
+               "single windows, random segment split (leaky)": "#d62728"}
+    for (measure, protocol), part in table.groupby(["measure", "protocol"], sort=False):
+        label = f"{measure}, {protocol}"
+        figure.add_trace(go.Bar(x=part["model"], y=part["accuracy (%)"], name=label,
+                                marker_color=colours.get(label), text=[f"{v:.1f}%" for v in part["accuracy (%)"]],
+                                textposition="outside"))
+    figure.update_layout(barmode="group", height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         legend={"orientation": "h", "y": -0.2})
+    figure.update_yaxes(title_text="test accuracy (%)", range=[0, 105])
+    figure.update_xaxes(title_text="model")
+    return figure
+
+
+def benchmark_model_ms(benchmark: Mapping | None) -> dict[str, float]:
+    """Warm milliseconds of every model on a 30 s clip from ``benchmark.json`` (empty if absent)."""
+    if not benchmark:
+        return {}
+    return {name: float(ms) for name, ms in benchmark.get("ours", {}).get("per_model_ms", {}).items()}
+
+
+def tradeoff_table(training: Mapping | None, evaluation: Mapping | None, benchmark: Mapping | None,
+                   models: Sequence[str] = ("cnn", "lstm", "baseline")) -> pd.DataFrame:
+    """Per model: test accuracy, parameters, model size, inference time, training time.
+
+    A measure whose file is missing stays empty (None), so the page can say which file to make.
+    """
+    trained = (training or {}).get("models", {})
+    tested = (evaluation or {}).get("test", {}).get("models", {})
+    timed = benchmark_model_ms(benchmark)
+    rows = []
+    for name in models:
+        if name not in trained and name not in tested:
+            continue
+        model = trained.get(name, {})
+        rows.append({
+            "model": MODEL_TITLES.get(name, name),
+            "test accuracy (%)": 100 * tested[name]["clip_accuracy"] if name in tested else None,
+            "parameters": model.get("parameters"),
+            "file (KB)": model["size_bytes"] / 1024 if "size_bytes" in model else None,
+            "ms per 30 s clip": timed.get(name),
+            "training (s)": model.get("training_seconds"),
+            "epochs": len(model.get("history", [])) or None,
+        })
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- how it works
+def baseline_inputs(config: FeatureConfig, architecture: Sequence[Mapping] | None = None) -> int | None:
+    """How many clip statistics the baseline reads: its input layer's width, else the configuration's list."""
+    if architecture:
+        return int(architecture[0]["output_shape"][-1])
+    return len(getattr(config, "baseline_features", ())) or None
+
+
+def pipeline_dot(name: str, config: FeatureConfig, architecture: Sequence[Mapping] | None = None) -> str:
+    """A Graphviz (DOT) drawing of one model's path from waveform to genre, from the real configuration.
+
+    Layer counts come from ``architecture`` (a ``training.json`` entry) when it is given.
+    """
+    def count(kind: str) -> int:
+        return sum(1 for layer in architecture or [] if layer["type"] == kind)
+
+    steps = [f"waveform\\n{config.sample_rate:,} numbers/s"]
+    if name == "baseline":
+        hidden = max(count("Dense") - 1, 0)
+        steps += [f"{baseline_inputs(config, architecture) or 'clip'} statistics\\n"
+                  f"of the whole {config.unit_samples / config.sample_rate:.0f} s",
+                  f"{hidden or 'stacked'} dense layers"]
+    else:
+        hop_s = config.window_hop_columns / config.column_rate_hz
+        steps += [f"mel spectrogram\\n{config.n_mels} bands, {config.column_rate_hz:.1f} columns/s",
+                  f"windows of {config.window_seconds:.1f} s\\none every {hop_s:.1f} s"]
+        if name == "cnn":
+            steps += [f"picture\\n{config.n_mels} × {config.window_columns}",
+                      f"{count('Conv2D') or 'stacked'} convolution blocks\\n(3 × 3 filters)", "average over time"]
+        else:
+            steps += [f"{config.window_columns} steps\\nof {config.n_mfcc} MFCCs",
+                      f"{count('LSTM') or 'stacked'} LSTM layers\\n(with memory)"]
+        steps += ["genre per window", "average of windows"]
+    steps.append(f"one of {len(GENRES)} genres")
+    nodes = "\n".join(f'  s{index} [label="{label}"];' for index, label in enumerate(steps))
+    edges = " -> ".join(f"s{index}" for index in range(len(steps)))
+    return (f'digraph {name} {{\n  rankdir=TB;\n  node [shape=box, style="rounded,filled", fillcolor="#eef4fb", '
+            f'fontsize=18, fontname="Helvetica"];\n{nodes}\n  {edges};\n}}\n')
+
+
+def lossy_table(evaluation: Mapping | None) -> pd.DataFrame:
+    """Clip accuracy on the test clips that have audio: from their spectrogram images and from their MP3s."""
+    subset = (evaluation or {}).get("audio_subset")
+    if not subset:
+        return pd.DataFrame(columns=["model", "from the original (images, %)", "from the 64 kbit/s MP3s (%)"])
+    return pd.DataFrame([{
+        "model": MODEL_TITLES.get(name, name),
+        "from the original (images, %)": 100 * subset["from_images"]["models"][name]["clip_accuracy"],
+        "from the 64 kbit/s MP3s (%)": 100 * subset["from_mp3"]["models"][name]["clip_accuracy"],
+    } for name in subset["from_images"]["models"] if name in subset.get("from_mp3", {}).get("models", {})])
+
+
+def benchmark_table(benchmark: Mapping | None) -> pd.DataFrame:
+    """Serving cost from ``benchmark.json``: this app's path next to the common librosa + Keras way."""
+    if not benchmark:
+        return pd.DataFrame(columns=["measure", "this app", "common way (librosa + Keras)"])
+    ours, common = benchmark.get("ours", {}), benchmark.get("common", {})
+    rows = [
+        ("one 30 s clip, warm: decode + features + every model (ms)", "warm_ms"),
+        ("from process start to the first result (s)", "cold_s"),
+        ("peak memory (MB)", "peak_mb"),
+    ]
+    table = [{"measure": label, "this app": ours.get(key), "common way (librosa + Keras)": common.get(key)}
+             for label, key in rows if key in ours or key in common]
+    if "ten_minutes" in benchmark:
+        table.append({"measure": "a 10-minute file, whole analysis (s)",
+                      "this app": benchmark["ten_minutes"].get("seconds"), "common way (librosa + Keras)": None})
+    return pd.DataFrame(table)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowInputs:
+    """Exactly what the CNN and the LSTM read for one window of one unit."""
+
+    start_s: float               # within the unit
+    times_s: np.ndarray          # (window_columns,) time of every column within the unit
+    cnn: np.ndarray              # (n_mels, window_columns) standardised dB, the CNN's picture
+    lstm: np.ndarray             # (n_mfcc, window_columns) standardised MFCCs, the LSTM's sequence (time on x)
+
+
+def window_inputs(levels: np.ndarray, index: int, config: FeatureConfig, normalisation) -> WindowInputs:
+    """The model inputs of window ``index`` of a unit's levels, made by the serving code itself."""
+    from core.inputs import cnn_batch, db_windows, lstm_batch
+
+    windows, starts = db_windows(levels, config)
+    window = windows[index:index + 1]
+    times = (starts[index] + np.arange(config.window_columns)) / config.column_rate_hz
+    return WindowInputs(start_s=float(starts[index] / config.column_rate_hz), times_s=times,
+                        cnn=cnn_batch(window, normalisation)[0, :, :, 0],
+                        lstm=lstm_batch(window, normalisation, config)[0].T)

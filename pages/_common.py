@@ -1,0 +1,124 @@
+"""Streamlit helpers shared by the pages: the models, per-session analyses and missing-file notes.
+
+The models load once per server process (``st.cache_resource``). Bundled examples are public, so
+their analyses are shared between visitors (``st.cache_data``, bounded). A visitor's own upload or
+recording is analysed into that visitor's ``st.session_state`` only (the last few, keyed by a hash
+of the bytes), so nothing one visitor sends is visible to another. Nothing is written to disk.
+
+``GENRE_LAB_ARTIFACTS`` points the app at another artifacts folder (the tests use it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from core import report
+from core.figures import ClipView, analyse_clip
+
+ARTIFACTS_ENV = "GENRE_LAB_ARTIFACTS"
+SESSION_CLIPS = 3              # analyses of uploads and recordings a session keeps
+SESSION_KEY = "clip_views"
+PLOT_CONFIG = {"displaylogo": False}
+
+# Which command writes each artifact.
+COMMANDS = {
+    "models": "python -m core.train",
+    "training.json": "python -m core.train",
+    "evaluation.json": "python -m core.train (it evaluates the test list once, at the end)",
+    "leaky_split.json": "python -m core.train (without --no-leaky)",
+    "benchmark.json": "python -m core.bench",
+    "examples": "python -m core.examples",
+}
+
+
+def artifacts_dir() -> Path:
+    """The artifacts folder the app reads (``$GENRE_LAB_ARTIFACTS`` or the repository's)."""
+    return Path(os.environ.get(ARTIFACTS_ENV) or report.ARTIFACTS_DIR)
+
+
+def missing(what: str, artifact: str) -> None:
+    """Tell the user that ``what`` needs an artifact that is not there yet, and which command makes it."""
+    st.info(f"{what} will appear here once `artifacts/{artifact}` exists. It is written by "
+            f"`{COMMANDS[artifact]}`.", icon="ℹ️")
+
+
+def _stamp() -> tuple:
+    """The artifacts folder and when its serving files last changed: a retrained model is loaded anew."""
+    folder = artifacts_dir()
+    files = sorted(folder.glob("*.tflite")) + [folder / "feature_config.json", folder / "normalisation.json"]
+    return (str(folder),) + tuple((path.name, path.stat().st_mtime_ns) for path in files if path.exists())
+
+
+@st.cache_resource(show_spinner="Loading the models…", max_entries=2)
+def _classifier(stamp: tuple):
+    from core.inference import GenreClassifier
+
+    return GenreClassifier(stamp[0])
+
+
+def classifier():
+    """The models, loaded once per server process; None (after saying so) when none are exported."""
+    try:
+        return _classifier(_stamp())
+    except FileNotFoundError:
+        st.info(f"No trained models in `{artifacts_dir().name}/` yet. They are written by "
+                f"`{COMMANDS['models']}`.", icon="ℹ️")
+        return None
+
+
+@st.cache_data(max_entries=12, show_spinner="Classifying the example…")
+def _example_view(path: str, stamp: tuple) -> ClipView:
+    return analyse_clip(_classifier(stamp), Path(path))
+
+
+def example_view(path: Path) -> ClipView:
+    """The analysis of a bundled example, shared between sessions (the examples are public)."""
+    return _example_view(str(path), _stamp())
+
+
+def session_view(data: bytes) -> ClipView:
+    """The analysis of a visitor's own audio, kept in their session only (the last few clips).
+
+    Raises ``core.errors.AudioError`` when the bytes cannot be analysed; that is not kept.
+    """
+    stamp = _stamp()
+    key = (hashlib.sha256(data).hexdigest(), stamp)
+    store = st.session_state.setdefault(SESSION_KEY, {})
+    if key not in store:
+        with st.spinner("Classifying…"):
+            store[key] = analyse_clip(_classifier(stamp), data)
+        while len(store) > SESSION_CLIPS:
+            del store[next(iter(store))]
+    return store[key]
+
+
+def chart(figure, key: str, alt: str) -> None:
+    """A plotly figure at full width, without the plotly logo."""
+    st.plotly_chart(figure, key=key, config=PLOT_CONFIG, alt=alt)
+
+
+def feature_config():
+    """The feature configuration the models were trained with (``artifacts/feature_config.json``), or None."""
+    from core.config import FeatureConfig
+
+    path = artifacts_dir() / "feature_config.json"
+    return FeatureConfig.load(path) if path.exists() else None
+
+
+def model_lines(config, trained: dict | None) -> dict[str, str]:
+    """One plain line per model on what it reads, from the real configuration and architecture."""
+    from core.figures import baseline_inputs
+
+    window = f"{config.window_seconds:.1f} s" if config else "short"
+    architecture = ((trained or {}).get("models", {}).get("baseline") or {}).get("architecture")
+    statistics = baseline_inputs(config, architecture) if config else None
+    return {
+        "cnn": f"looks at {window} pictures of the mel spectrogram and finds patterns in time and pitch.",
+        "lstm": f"reads the MFCCs of {window} windows step by step, remembering what it heard.",
+        "baseline": f"judges {statistics or 'a few dozen'} statistics of a whole 30 s stretch (loudness, "
+                    "brightness, tempo, MFCC averages).",
+    }

@@ -1,0 +1,58 @@
+"""Home: what the app does, the genres, the models and their measured accuracy, and the way in."""
+
+import streamlit as st
+
+from core import report
+from core.config import GENRES
+from core.figures import split_description
+from core.models import MODEL_NAMES, MODEL_TITLES
+from pages._common import artifacts_dir, feature_config, missing, model_lines
+
+st.title("🎵 genre-lab")
+st.markdown(
+    "#### Play or record a piece of music, and three models trained on the GTZAN collection say which of "
+    "ten genres it sounds like.\n"
+    "#### The app shows what the models heard, how sure each one is, and how well they really do on "
+    "music they have never heard."
+)
+
+st.subheader("The ten genres")
+st.markdown(" · ".join(f"**{genre}**" for genre in GENRES))
+
+st.subheader("The three models")
+lines = model_lines(feature_config(), report.training(artifacts_dir()))
+for name in MODEL_NAMES:
+    st.markdown(f"- **{MODEL_TITLES[name]}**: {lines[name]}")
+
+st.subheader("How well they do on unseen music")
+scores = report.evaluation(artifacts_dir())
+if scores:
+    test = scores["test"]
+    st.caption(
+        f"Share of whole clips classified correctly on {split_description(scores['split'])}: {test['clips']} "
+        "GTZAN clips, used once, after every choice was made on the validation list. "
+        f"Chance is {1 / len(GENRES):.0%}."
+    )
+    columns = st.columns(len(test["models"]))
+    for column, (name, model) in zip(columns, test["models"].items()):
+        column.metric(MODEL_TITLES.get(name, name), f"{model['clip_accuracy']:.1%}",
+                      help=f"macro F1 {model['macro_f1']:.3f}; single windows {model['window_accuracy']:.1%}")
+else:
+    missing("The measured test accuracy", "evaluation.json")
+
+st.subheader("Where to go")
+links = (
+    ("pages/classify.py", "Classify a clip", "🎧",
+     "an example, your own file or the microphone; all three models side by side."),
+    ("pages/how_it_works.py", "How it works", "💡", "from waveform to genre, step by step, for the classroom."),
+    ("pages/training.py", "Training", "📈", "learning curves, architectures, settings, confusion matrices."),
+    ("pages/comparison.py", "Comparison", "⚖️",
+     "against published results, and why some published numbers are too good."),
+)
+for page, label, icon, text in links:
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    left.page_link(page, label=label, icon=icon)
+    right.markdown(text)
+
+st.caption("For teaching and demonstration only. GTZAN is small, old and has known faults (see Comparison); "
+           "the models know only these ten genres and always answer one of them.")

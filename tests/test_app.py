@@ -1,0 +1,580 @@
+"""The Streamlit app (every page through ``AppTest``), ``core.figures`` and ``core.examples``.
+
+The pages are run twice: against the repository's ``artifacts/`` as they are (files written by
+training may be missing: the pages must say which command makes them) and against a complete
+artifacts folder made here (the real models plus evaluation, leaky-split and benchmark files with
+the documented structure and invented numbers), so every branch is drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import examples as examples_module
+from core import figures
+from core.audio import decode
+from core.config import GENRES, FeatureConfig
+from core.errors import AudioError
+from core.examples import FROM_16_KHZ, FULL_QUALITY, PEAK_NORMALISED, example_clips
+from core.models import MODEL_NAMES, MODEL_TITLES
+from tests.audio_corpus import encode, music
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
+ARTIFACTS = ROOT / "artifacts"
+PAGES = ("pages/home.py", "pages/classify.py", "pages/how_it_works.py", "pages/training.py", "pages/comparison.py")
+TIMEOUT_S = 60
+CONFIG = FeatureConfig()
+
+
+# ----------------------------------------------------------------------------- fixtures
+def _scores(rng: np.random.Generator, clips_per_genre: int = 3) -> dict:
+    """One ``evaluate.summarise``-shaped block with invented numbers."""
+    models = {}
+    for name in MODEL_NAMES:
+        matrix = rng.integers(0, 2, size=(10, 10)) + np.diag(rng.integers(1, clips_per_genre + 1, size=10))
+        per_genre = {genre: {"precision": float(rng.uniform(0.3, 0.9)), "recall": float(rng.uniform(0.3, 0.9)),
+                             "f1": float(rng.uniform(0.3, 0.9)), "support": int(matrix[i].sum())}
+                     for i, genre in enumerate(GENRES)}
+        models[name] = {"clip_accuracy": float(np.trace(matrix) / matrix.sum()),
+                        "window_accuracy": float(rng.uniform(0.3, 0.7)), "macro_precision": 0.5,
+                        "macro_recall": 0.5, "macro_f1": float(rng.uniform(0.3, 0.7)),
+                        "per_genre": per_genre, "confusion_matrix": matrix.tolist()}
+    return {"clips": int(sum(np.asarray(m["confusion_matrix"]).sum() for m in models.values()) // 3), "models": models}
+
+
+def write_complete_artifacts(folder: Path, max_duration_s: float | None = None) -> Path:
+    """The repository's models plus invented evaluation, leaky-split and benchmark files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in ARTIFACTS.iterdir():
+        if path.is_file() and path.suffix in (".tflite", ".json"):
+            shutil.copy(path, folder / path.name)
+    if max_duration_s is not None:
+        config = FeatureConfig.load(ARTIFACTS / "feature_config.json")
+        dataclasses.replace(config, max_duration_s=max_duration_s).save(folder / "feature_config.json")
+    rng = np.random.default_rng(1)
+    history = [{"epoch": epoch, "loss": 2.0 / epoch, "accuracy": 0.3 + 0.05 * epoch, "val_loss": 2.1 / epoch,
+                "val_accuracy": 0.3 + 0.04 * epoch, "val_clip_accuracy": 0.3 + 0.045 * epoch} for epoch in (1, 2, 3)]
+    evaluation = {"split": "filtered", "list": "test", "test": _scores(rng),
+                  "audio_subset": {"clips": ["blues/blues.00012", "jazz/jazz.00073"],
+                                   "from_images": _scores(rng), "from_mp3": _scores(rng)}}
+    leaky = {"protocol": "random segment split (leaky): test protocol",
+             "segments": {"train": 70, "valid": 10, "test": 20},
+             "clips": 999, "models": {name: {"test_segment_accuracy": 0.912 + 0.01 * i, "best_epoch": 3,
+                                             "history": history} for i, name in enumerate(("cnn", "lstm"))}}
+    benchmark = {"clip": "blues.00012.mp3", "machine": "x86_64, 2 cores, Python 3.11",
+                 "ours": {"cold_s": 1.5, "warm_ms": 80.0, "per_model_ms": {"cnn": 12.5, "lstm": 7.25, "baseline": 30.0},
+                          "features_ms": 20.0, "peak_mb": 200.0},
+                 "common": {"cold_s": 9.0, "warm_ms": 900.0, "peak_mb": 900.0},
+                 "ten_minutes": {"seconds": 1.5, "analysed_s": 600.0, "peak_mb": 250.0},
+                 "targets": {"warm_ms": 100.0}}
+    for name, content in (("evaluation.json", evaluation), ("leaky_split.json", leaky), ("benchmark.json", benchmark)):
+        (folder / name).write_text(json.dumps(content))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def complete_artifacts(tmp_path_factory) -> Path:
+    return write_complete_artifacts(tmp_path_factory.mktemp("artifacts"))
+
+
+@pytest.fixture
+def use_artifacts(monkeypatch):
+    """Point the app at an artifacts folder for one test."""
+    def use(folder: Path) -> None:
+        monkeypatch.setenv("GENRE_LAB_ARTIFACTS", str(folder))
+    return use
+
+
+@pytest.fixture(scope="module", autouse=True)
+def models_exist():
+    if not list(ARTIFACTS.glob("*.tflite")):
+        pytest.fail("artifacts/*.tflite are missing: run `python -m core.train` first")
+
+
+def run_page(page: str, at: AppTest | None = None) -> AppTest:
+    """Run the app on ``page`` (a fresh session unless ``at`` is given) and check it raised nothing."""
+    at = at or AppTest.from_file(APP, default_timeout=TIMEOUT_S).run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    assert not at.exception, [exception.value for exception in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page wrote as text, in one string."""
+    parts = [element.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "title",
+                                        "header", "subheader") for element in getattr(at, kind)]
+    return "\n".join(str(part) for part in parts)
+
+
+def plotly_count(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def model_metrics(at: AppTest) -> dict[str, str]:
+    """Genre shown by every model column of the classify page, by order of the models."""
+    return [metric.value for metric in at.metric if metric.label == "Genre"]
+
+
+def uploaded_view(at: AppTest):
+    """The analysis the classify page keeps for the session's last upload or recording."""
+    store = at.session_state["clip_views"]
+    return list(store.values())[-1]
+
+
+# ----------------------------------------------------------------------------- every page
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_the_repository_artifacts(page):
+    at = run_page(page)
+    assert at.title, f"{page} has no title"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_with_complete_artifacts(page, complete_artifacts, use_artifacts):
+    use_artifacts(complete_artifacts)
+    at = run_page(page)
+    assert not [info.value for info in at.info if "will appear here" in info.value]
+
+
+def test_missing_files_are_named_with_their_command(tmp_path, use_artifacts):
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    for name in ("feature_config.json", "normalisation.json", "training.json"):
+        shutil.copy(ARTIFACTS / name, folder / name)
+    for model in MODEL_NAMES:
+        shutil.copy(ARTIFACTS / f"{model}.tflite", folder / f"{model}.tflite")
+    use_artifacts(folder)
+    home = run_page(PAGES[0])
+    assert any("evaluation.json" in info.value and "python -m core.train" in info.value for info in home.info)
+    comparison = run_page("pages/comparison.py")
+    notes = " ".join(info.value for info in comparison.info)
+    for name, command in (("evaluation.json", "core.train"), ("leaky_split.json", "core.train"),
+                          ("benchmark.json", "core.bench")):
+        assert name in notes and command in notes
+    (folder / "training.json").unlink()
+    training = run_page("pages/training.py")
+    assert any("training.json" in info.value for info in training.info)
+    for model in MODEL_NAMES:
+        (folder / f"{model}.tflite").unlink()
+    for page in ("pages/classify.py", "pages/how_it_works.py"):
+        assert any("python -m core.train" in info.value for info in run_page(page).info)
+
+
+def test_home_shows_measured_accuracy_with_its_protocol(complete_artifacts, use_artifacts):
+    use_artifacts(complete_artifacts)
+    at = run_page(PAGES[0])
+    evaluation = json.loads((complete_artifacts / "evaluation.json").read_text())
+    shown = {metric.label: metric.value for metric in at.metric}
+    for name, model in evaluation["test"]["models"].items():
+        assert shown[MODEL_TITLES[name]] == f"{model['clip_accuracy']:.1%}"
+    assert "fault-filtered test list" in texts(at)
+    for genre in GENRES:
+        assert genre in texts(at)
+    assert len(at.get("page_link")) == 4
+
+
+def test_training_and_comparison_draw_every_figure(complete_artifacts, use_artifacts):
+    use_artifacts(complete_artifacts)
+    training = run_page("pages/training.py")
+    trained = json.loads((complete_artifacts / "training.json").read_text())
+    assert plotly_count(training) == 2 * len(trained["models"])       # learning curves + confusion matrix
+    assert len(training.dataframe) == len(trained["models"])          # per genre
+    assert len(training.table) == 2 * len(trained["models"])          # architecture, settings
+    comparison = run_page("pages/comparison.py")
+    assert plotly_count(comparison) == 1
+    assert "Sturm" in texts(comparison) and "leaky" in texts(comparison)
+
+
+# ----------------------------------------------------------------------------- classify
+def test_classify_shows_every_model_for_an_example_and_switches_examples():
+    at = run_page("pages/classify.py")
+    shown = example_clips()
+    assert at.selectbox(key="example").options == [example.label for example in shown]
+    assert len(model_metrics(at)) == len(MODEL_NAMES)
+    assert plotly_count(at) == 2 * len(MODEL_NAMES) + 3      # probabilities, timelines, waveform/spectrogram/MFCC
+    assert "test" in texts(at) and "no model was trained" in texts(at)
+    assert "agree" in texts(at)
+    at.selectbox(key="example").set_value(shown[-1].label).run()
+    assert not at.exception
+    assert len(model_metrics(at)) == len(MODEL_NAMES)
+
+
+def test_classify_an_uploaded_file(classifier):
+    data = encode(music(6.0, 44100, channels=2), 44100, "FLAC")
+    at = run_page("pages/classify.py")
+    at.radio(key="source").set_value("Upload a file").run()
+    assert set(at.get("file_uploader")[0].allowed_type) >= {".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif",
+                                                            ".aiff", ".au"}
+    at.get("file_uploader")[0].upload("my song.flac", data, "audio/flac")
+    at.run()
+    assert not at.exception and not at.error
+    expected = classifier.analyse(decode(data, classifier.config)).predictions
+    assert model_metrics(at) == [expected[name].genre for name in expected]
+    assert "FLAC" in texts(at)
+    assert plotly_count(at) == 2 * len(MODEL_NAMES) + 3
+
+
+def test_classify_a_recording():
+    data = encode(music(4.0, CONFIG.sample_rate), CONFIG.sample_rate, "WAV", "PCM_16")
+    at = run_page("pages/classify.py")
+    at.radio(key="source").set_value("Record with the microphone").run()
+    at.audio_input(key="record").upload("recording.wav", data)
+    at.run()
+    assert not at.exception and not at.error
+    assert len(model_metrics(at)) == len(MODEL_NAMES)
+
+
+@pytest.mark.parametrize("name, data", [
+    ("noise.wav", np.random.default_rng(0).bytes(20_000)),
+    ("notes.mp3", b"These are my notes about the lesson, not a song.\n" * 40),
+    ("empty.ogg", b""),
+])
+def test_a_bad_upload_shows_the_sentence_from_core(name, data):
+    with pytest.raises(AudioError) as expected:
+        decode(data)
+    at = run_page("pages/classify.py")
+    at.radio(key="source").set_value("Upload a file").run()
+    at.get("file_uploader")[0].upload(name, data, "application/octet-stream")
+    at.run()
+    assert not at.exception
+    assert [error.value for error in at.error] == [str(expected.value)]
+    assert not model_metrics(at) and plotly_count(at) == 0
+    assert not at.session_state["clip_views"] if "clip_views" in at.session_state else True
+
+
+def test_a_long_upload_is_cut_and_the_page_says_so(tmp_path, use_artifacts):
+    use_artifacts(write_complete_artifacts(tmp_path / "artifacts", max_duration_s=12.0))
+    data = encode(music(15.0, CONFIG.sample_rate), CONFIG.sample_rate, "WAV", "PCM_16")
+    at = run_page("pages/classify.py")
+    at.radio(key="source").set_value("Upload a file").run()
+    at.get("file_uploader")[0].upload("long.wav", data, "audio/wav")
+    at.run()
+    assert not at.exception
+    warnings = [warning.value for warning in at.warning]
+    assert any("15 seconds long" in warning and "first 12 seconds" in warning for warning in warnings), warnings
+    assert uploaded_view(at).analysis.truncated
+
+
+def test_one_visitor_never_sees_another_visitors_upload():
+    data = encode(music(5.0, 22050, seed=7), 22050, "WAV", "PCM_16")
+    first = run_page("pages/classify.py")
+    first.radio(key="source").set_value("Upload a file").run()
+    first.get("file_uploader")[0].upload("private.wav", data, "audio/wav")
+    first.run()
+    assert len(first.session_state["clip_views"]) == 1
+    second = run_page("pages/classify.py")
+    second.radio(key="source").set_value("Upload a file").run()
+    assert "clip_views" not in second.session_state
+    assert not model_metrics(second)
+
+
+def test_a_session_keeps_only_the_last_few_analyses():
+    from pages._common import SESSION_CLIPS
+
+    at = run_page("pages/classify.py")
+    at.radio(key="source").set_value("Upload a file").run()
+    for seed in range(SESSION_CLIPS + 2):
+        at.get("file_uploader")[0].set_value((f"clip{seed}.wav", encode(music(2.0, 22050, seed=seed), 22050, "WAV"),
+                                              "audio/wav"))
+        at.run()
+        assert not at.exception
+    assert len(at.session_state["clip_views"]) == SESSION_CLIPS
+
+
+def test_how_it_works_shows_the_inputs_of_the_chosen_window(classifier):
+    at = run_page("pages/how_it_works.py")
+    slider = at.slider(key="window")
+    slider.set_value(slider.min).run()
+    assert not at.exception
+    assert plotly_count(at) == 6            # waveform, spectrogram, CNN and LSTM inputs, two window answers
+    assert len(at.get("graphviz_chart")) == len(classifier.model_names)
+    assert f"{classifier.config.n_mels} mel bands" in texts(at)
+
+
+# ----------------------------------------------------------------------------- core.examples
+def test_the_bundled_examples_are_one_mp3_per_genre():
+    shown = example_clips()
+    assert [example.genre for example in shown] == list(GENRES)
+    for example in shown:
+        head = example.path.read_bytes()[:3]
+        assert head == b"ID3" or head[:2] in (b"\xff\xf3", b"\xff\xfb")
+        assert 150_000 < example.path.stat().st_size < 400_000
+        assert example.clip == f"{example.genre}/{example.path.stem}"
+        assert 29.9 < decode(example.path).duration_s < 30.7
+    readme = (ARTIFACTS / "examples" / "README.md").read_text()
+    assert "test" in readme and "research and teaching" in readme
+
+
+def test_the_bundled_examples_are_test_clips_from_the_data_folder(data_dir):
+    from core.gtzan import read_split
+
+    test = set(read_split(data_dir, "test"))
+    training = set(read_split(data_dir, "train") + read_split(data_dir, "valid"))
+    for example in example_clips():
+        assert example.clip in test and example.clip not in training
+        assert example.path.read_bytes() == (data_dir / f"{example.clip}.mp3").read_bytes()
+
+
+def test_choose_examples_prefers_full_quality_then_the_lowest_id():
+    rows = [
+        {"path": "rock/rock.00001.mp3", "source_path": "x.wav [16 kHz copy, upsampled]"},
+        {"path": "rock/rock.00009.mp3", "source_path": "x.wav [peak-normalised copy (full scale)]"},
+        {"path": "rock/rock.00005.mp3", "source_path": "x.au"},
+        {"path": "rock/rock.00003.mp3", "source_path": "y.au"},
+        {"path": "jazz/jazz.00002.mp3", "source_path": "z.wav [16 kHz copy]"},
+        {"path": "pop/pop.00001.mp3", "source_path": "pop.au"},
+    ]
+    test = ["rock/rock.00001", "rock/rock.00003", "rock/rock.00005", "rock/rock.00009", "jazz/jazz.00002",
+            "metal/metal.00001"]
+    chosen = examples_module.choose_examples(test, rows)
+    assert chosen["rock"]["path"] == "rock/rock.00003.mp3"
+    assert chosen["jazz"]["path"] == "jazz/jazz.00002.mp3"         # only a 16 kHz copy: taken, said in the README
+    assert "pop" not in chosen and "metal" not in chosen            # not on the test list / no audio
+    assert examples_module.choose_examples(test[::-1], rows[::-1]) == chosen
+    assert examples_module.source_quality("a.au") == FULL_QUALITY
+    assert examples_module.source_quality("a.wav [16 kHz copy, upsampled]") == FROM_16_KHZ
+    assert examples_module.source_quality("a.wav [peak-normalised copy]") == PEAK_NORMALISED
+
+
+def test_build_examples_copies_bytes_unchanged(tmp_path):
+    data = tmp_path / "gtzan"
+    (data / "splits").mkdir(parents=True)
+    (data / "splits" / "test_filtered.txt").write_text(
+        "blues/blues.00004.wav\nblues/blues.00002.wav\njazz/jazz.00001.wav\n")
+    rows = []
+    for clip, note in (("blues/blues.00002", " [16 kHz copy]"), ("blues/blues.00004", ""), ("jazz/jazz.00001", ""),
+                       ("jazz/jazz.00000", "")):
+        (data / clip).parent.mkdir(exist_ok=True)
+        (data / f"{clip}.mp3").write_bytes(f"ID3 {clip}".encode())
+        rows.append({"path": f"{clip}.mp3", "genre": clip.split("/")[0], "index": clip[-5:], "source_repo": "r",
+                     "source_path": f"{clip}.au{note}", "original_sha256": "0", "duration_s": "30.013",
+                     "sample_rate": "22050"})
+    with (data / "MANIFEST.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "examples"
+    out.mkdir()
+    (out / "rock.00001.mp3").write_bytes(b"stale")
+    built = examples_module.build_examples(data, out)
+    assert [(example.genre, example.clip) for example in built] == [("blues", "blues/blues.00004"),
+                                                                    ("jazz", "jazz/jazz.00001")]
+    assert (out / "blues.00004.mp3").read_bytes() == b"ID3 blues/blues.00004"
+    assert not (out / "rock.00001.mp3").exists()
+    readme = (out / "README.md").read_text()
+    assert "blues/blues.00004" in readme and "test" in readme and "No test clip with audio for: classical" in readme
+    assert example_clips(out) == built and example_clips(tmp_path / "nowhere") == []
+
+
+# ----------------------------------------------------------------------------- core.figures
+@dataclasses.dataclass
+class FakePrediction:
+    probabilities: np.ndarray
+    window_probabilities: np.ndarray | None = None
+
+    @property
+    def genre(self) -> str:
+        return GENRES[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probabilities))
+
+    def ranked(self):
+        order = np.argsort(-self.probabilities)
+        return [(GENRES[i], float(self.probabilities[i])) for i in order]
+
+
+def peaked(genre: str, top: float) -> np.ndarray:
+    probabilities = np.full(10, (1 - top) / 9)
+    probabilities[GENRES.index(genre)] = top
+    return probabilities
+
+
+def test_waveform_envelope_keeps_the_extremes():
+    samples = np.zeros(100_000, np.float32)
+    samples[12_345], samples[67_890] = 0.9, -0.8
+    envelope = figures.waveform_envelope(samples, 22050, points=500)
+    assert len(envelope) == 500
+    assert envelope["high"].max() == pytest.approx(0.9) and envelope["low"].min() == pytest.approx(-0.8)
+    assert envelope["time_s"].is_monotonic_increasing and envelope["time_s"].iloc[-1] < 100_000 / 22050
+    short = figures.waveform_envelope(np.arange(10, dtype=np.float32), 10, points=500)
+    assert list(short["low"]) == list(range(10)) and short["time_s"].iloc[-1] == pytest.approx(0.9)
+
+
+def test_clip_db_joins_units_at_their_times():
+    units = [np.full((CONFIG.n_mels, 334), 255, np.uint8), np.zeros((CONFIG.n_mels, 100), np.uint8)]
+    db, times = figures.clip_db(units, [0.0, 30.0], CONFIG)
+    assert db.shape == (CONFIG.n_mels, 434) and times.shape == (434,)
+    assert times[334] == 30.0 and times[333] < 30.0 and np.all(np.diff(times) > 0)
+    assert db.max() <= 0 and db.min() >= -CONFIG.top_db
+
+
+def test_pool_columns_bounds_the_plotted_width():
+    matrix, times = np.arange(20.0).reshape(2, 10), np.arange(10.0)
+    pooled, pooled_times = figures.pool_columns(matrix, times, 4)
+    assert pooled.shape[1] <= 4 and pooled[0, 0] == pytest.approx(1.0) and pooled_times[0] == pytest.approx(1.0)
+    assert figures.pool_columns(matrix, times, 10)[0] is matrix
+
+
+def test_mel_axis_is_labelled_in_hertz():
+    values, labels = figures.mel_ticks(CONFIG)
+    assert values == sorted(values) and len(values) == len(labels) >= 5
+    assert "1 kHz" in labels and "512 Hz" in labels
+    centres = figures.mel_band_hz(CONFIG)
+    assert len(centres) == CONFIG.n_mels and np.all(np.diff(centres) >= 0)
+    assert figures.hz_label(1500) == "1.5 kHz" and figures.hz_label(64) == "64 Hz"
+
+
+def test_clip_figures_have_labelled_axes():
+    envelope = figures.waveform_envelope(np.sin(np.arange(50_000) / 10).astype(np.float32), 22050)
+    db, times = figures.clip_db([np.zeros((CONFIG.n_mels, 334), np.uint8)], [0.0], CONFIG)
+    for figure in (figures.waveform_figure(envelope, highlight_s=(1.0, 2.0)),
+                   figures.spectrogram_figure(db, times, CONFIG, highlight_s=(1.0, 3.9)),
+                   figures.mfcc_figure(db[:20], times)):
+        assert isinstance(figure, go.Figure)
+        assert "time (s)" in figure.layout.xaxis.title.text and figure.layout.yaxis.title.text
+    spectrogram = figures.spectrogram_figure(db, times, CONFIG)
+    assert "Hz" in "".join(spectrogram.layout.yaxis.ticktext)
+
+
+def test_probability_and_timeline_figures():
+    bars = figures.probability_figure(peaked("jazz", 0.6))
+    assert list(bars.data[0].y) == list(GENRES) and bars.data[0].marker.color[GENRES.index("jazz")] == "#d62728"
+    windows = np.tile(peaked("rock", 0.7), (5, 1))
+    timeline = figures.timeline_figure(windows, np.arange(5) * 1.4, 2.9)
+    assert np.asarray(timeline.data[0].z).shape == (10, 5) and len(timeline.data[0].x) == 6
+    edges = figures.window_edges(np.array([0.0, 1.0, 2.0]), 2.0)
+    assert list(edges) == [0.0, 1.5, 2.5, 4.0]
+    assert list(figures.window_edges(np.array([0.0]), 30.0, end_s=12.0)) == [0.0, 12.0]
+
+
+def test_agreement_sentences_in_plain_words():
+    agree = {"cnn": FakePrediction(peaked("jazz", 0.9)), "lstm": FakePrediction(peaked("jazz", 0.8))}
+    sentences = figures.agreement_sentences(agree)
+    assert figures.is_clear(agree) and "agree" in sentences[0] and "jazz" in sentences[0] and len(sentences) == 2
+    disagree = {"cnn": FakePrediction(peaked("jazz", 0.9)), "lstm": FakePrediction(peaked("blues", 0.3))}
+    sentences = " ".join(figures.agreement_sentences(disagree))
+    assert not figures.is_clear(disagree)
+    assert "disagree" in sentences and "LSTM is unsure" in sentences and "none of these" in sentences
+    close = np.full(10, 0.02)
+    close[GENRES.index("pop")], close[GENRES.index("disco")] = 0.45, 0.39
+    hesitant = {"cnn": FakePrediction(close / close.sum())}
+    assert "hesitates between pop" in " ".join(figures.agreement_sentences(hesitant, low=0.3))
+
+
+def test_split_description_names_the_protocol():
+    assert "fault-filtered" in figures.split_description("filtered")
+    assert "inflated" in figures.split_description("random")
+
+
+def test_window_votes():
+    windows = np.array([peaked("jazz", 0.9), peaked("jazz", 0.8), peaked("blues", 0.9)])
+    prediction = FakePrediction(windows.mean(axis=0), windows)
+    assert figures.window_votes(prediction) == (2, 3)
+
+
+def test_training_figures_and_tables():
+    trained = json.loads((ARTIFACTS / "training.json").read_text())
+    for name, model in trained["models"].items():
+        figure = figures.history_figure(model["history"], model["best_epoch"])
+        assert {trace.name for trace in figure.data} >= {"training (windows)", "validation (windows)"}
+        table = figures.architecture_table(model["architecture"])
+        assert table.iloc[-1]["parameters"] == model["parameters"]
+        assert "None" not in " ".join(table["output shape"])
+        settings = figures.settings_table(model)
+        values = dict(zip(settings["setting"], settings["value"]))
+        assert values["batch size"] == str(model["settings"]["batch_size"]) and values["optimizer"] == "Adam"
+        assert ("mixup alpha" in values) == bool(model["augmentation"])
+    matrix = np.arange(100).reshape(10, 10)
+    confusion = figures.confusion_figure(matrix)
+    assert np.array_equal(np.asarray(confusion.data[0].z), matrix) and confusion.layout.yaxis.title.text == "true genre"
+    per_genre = {genre: {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 3} for genre in GENRES}
+    table = figures.per_genre_table(per_genre)
+    assert list(table["genre"]) == list(GENRES) and list(table.columns) == ["genre", "precision", "recall", "F1",
+                                                                            "test clips"]
+
+
+def test_comparison_tables(complete_artifacts):
+    from core import report
+
+    rows = report.comparison_rows(complete_artifacts)
+    table = figures.comparison_table(rows)
+    assert table["measured here"].sum() == 5 and table["protocol"].str.len().min() > 0
+    assert table["accuracy (%)"].dtype == float
+    styles = figures.highlight_ours(table).to_html().split("</style>")[0]
+    assert "font-weight: bold" in styles
+    for index, ours in table["measured here"].items():
+        assert (f"_row{index}_col0," in styles or f"_row{index}_col0 " in styles) == ours
+    evaluation, leaky = report.evaluation(complete_artifacts), report.leaky(complete_artifacts)
+    protocols = figures.protocol_table(evaluation, leaky)
+    assert len(protocols) == 6 and set(protocols["model"]) == {"CNN", "LSTM"}
+    leaky_cnn = protocols[(protocols["model"] == "CNN") & protocols["protocol"].str.contains("leaky")]
+    assert leaky_cnn["accuracy (%)"].iloc[0] == pytest.approx(91.2)
+    assert len(figures.protocol_figure(protocols).data) == 3
+    assert len(figures.protocol_table(evaluation, None)) == 4 and figures.protocol_table(None, None).empty
+
+
+def test_tradeoff_and_benchmark_tables(complete_artifacts):
+    from core import report
+
+    trained, evaluation, timed = (report.training(complete_artifacts), report.evaluation(complete_artifacts),
+                                  report.benchmark(complete_artifacts))
+    table = figures.tradeoff_table(trained, evaluation, timed).set_index("model")
+    cnn = table.loc[MODEL_TITLES["cnn"]]
+    assert cnn["ms per 30 s clip"] == 12.5
+    assert cnn["parameters"] == trained["models"]["cnn"]["parameters"]
+    assert cnn["test accuracy (%)"] == pytest.approx(100 * evaluation["test"]["models"]["cnn"]["clip_accuracy"])
+    without = figures.tradeoff_table(trained, None, None)
+    assert without["ms per 30 s clip"].isna().all() and without["test accuracy (%)"].isna().all()
+    assert figures.benchmark_model_ms(None) == {}
+    bench = figures.benchmark_table(timed)
+    assert bench.iloc[0]["this app"] == 80.0 and bench.iloc[0]["common way (librosa + Keras)"] == 900.0
+    assert figures.benchmark_table(None).empty and figures.lossy_table(None).empty
+    assert len(figures.lossy_table(evaluation)) == 3
+
+
+def test_pipeline_drawing_uses_the_real_configuration():
+    config = dataclasses.replace(CONFIG, n_mels=96, window_columns=24, n_mfcc=13)
+    cnn = figures.pipeline_dot("cnn", config, [{"type": "Conv2D"}] * 4)
+    assert "96 bands" in cnn and "96 × 24" in cnn and "4 convolution blocks" in cnn and cnn.startswith("digraph")
+    assert f"windows of {config.window_seconds:.1f} s" in cnn
+    lstm = figures.pipeline_dot("lstm", config, [{"type": "LSTM"}] * 2)
+    assert "of 13 MFCCs" in lstm and "24 steps" in lstm and "2 LSTM layers" in lstm
+    architecture = [{"type": "InputLayer", "output_shape": [None, 41]}] + [{"type": "Dense"}] * 4
+    baseline = figures.pipeline_dot("baseline", config, architecture)
+    assert "41 statistics" in baseline and "3 dense layers" in baseline
+    assert figures.baseline_inputs(config, architecture) == 41
+
+
+def test_window_inputs_are_what_the_models_read(classifier):
+    from core.inputs import cnn_batch, db_windows, lstm_batch
+
+    levels = np.random.default_rng(0).integers(0, 256, size=(CONFIG.n_mels, 334)).astype(np.uint8)
+    inputs = figures.window_inputs(levels, 3, classifier.config, classifier.normalisation)
+    windows, starts = db_windows(levels, classifier.config)
+    assert np.array_equal(inputs.cnn, cnn_batch(windows, classifier.normalisation)[3, :, :, 0])
+    assert np.array_equal(inputs.lstm.T, lstm_batch(windows, classifier.normalisation, classifier.config)[3])
+    assert inputs.start_s == pytest.approx(starts[3] / classifier.config.column_rate_hz)
+    assert inputs.times_s.shape == (classifier.config.window_columns,)
+
+
+def test_analyse_clip_keeps_a_small_view(classifier):
+    data = encode(music(8.0, 44100, channels=2), 44100, "WAV", "PCM_16")
+    view = figures.analyse_clip(classifier, data, points=300)
+    assert isinstance(view.envelope, pd.DataFrame) and len(view.envelope) == 300
+    assert view.channels == 2 and view.source_sample_rate == 44100 and view.format.startswith("WAV")
+    assert set(view.analysis.predictions) == set(classifier.model_names)
+    with pytest.raises(AudioError):
+        figures.analyse_clip(classifier, b"not audio at all")
