@@ -1,0 +1,501 @@
+"""End to end: the real app, served by ``streamlit run``, driven in headless Chromium.
+
+The test starts ``streamlit run streamlit_app.py`` on a free local port, opens every page that the
+app's navigation links to, uploads a clip on the page that has a file uploader and waits for both
+the CNN and the LSTM prediction, uploads random bytes named ``.wav`` and waits for the plain
+error sentence, and checks that no page shows a Streamlit exception or a traceback. Last, it checks
+that serving all this imported nothing that requirements.txt (all that Streamlit Community Cloud
+installs) does not provide, and nothing too big for the hosted app (TensorFlow, librosa, ...).
+
+A full-page screenshot of every state is written to ``test-output/screenshots/`` (git-ignored) and
+the server's log to ``test-output/streamlit-server.log``: look at them after a change to the pages.
+
+Chromium is Debian's (``apt-get install chromium``), driven by the Python ``playwright`` package:
+Playwright's own browser download is not needed. The test skips only when ``/usr/bin/chromium``
+is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "streamlit_app.py"
+EXAMPLES = ROOT / "artifacts" / "examples"
+OUTPUT = ROOT / "test-output"
+SCREENSHOTS = OUTPUT / "screenshots"
+SERVER_LOG = OUTPUT / "streamlit-server.log"
+MODULES_FILE = OUTPUT / "server-modules.json"
+REQUIREMENTS = ROOT / "requirements.txt"
+# Too big for the hosted app (about 690 MB of memory): serving must never import them.
+NOT_AT_RUN_TIME = {"tensorflow", "keras", "tf_keras", "librosa", "numba", "llvmlite", "sklearn", "matplotlib",
+                   "torch", "jax", "playwright", "pytest"}
+
+SERVER_WRAPPER = """
+import json, os, runpy, sys, threading, time
+
+def record(path=os.environ["GENRE_LAB_E2E_MODULES"]):
+    while True:
+        time.sleep(0.5)
+        try:
+            with open(path + ".tmp", "w") as file:
+                json.dump(sorted(sys.modules), file)
+            os.replace(path + ".tmp", path)
+        except Exception:
+            pass
+
+threading.Thread(target=record, daemon=True).start()
+sys.argv = ["streamlit"] + sys.argv[1:]
+runpy.run_module("streamlit", run_name="__main__", alter_sys=True)
+"""
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 800}   # a common projector resolution
+SERVER_START_TIMEOUT_S = 60
+PAGE_TIMEOUT_S = 60
+ANALYSIS_TIMEOUT_S = 90
+
+NAV_LINKS = '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"], [data-testid="stTopNavDropdownLink"]'
+EXCEPTION = '[data-testid="stException"]'
+UPLOADER_INPUT = '[data-testid="stFileUploader"] input[type="file"]'
+MAIN = '[data-testid="stMain"]'
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not found: apt-get install chromium chromium-driver", allow_module_level=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The server and the browser
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _log_tail(lines: int = 60) -> str:
+    if not SERVER_LOG.exists():
+        return "(no server log)"
+    return "\n".join(SERVER_LOG.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """Run the real app with ``streamlit run`` on a free port; stop it at the end whatever happens."""
+    assert APP.exists(), f"{APP} is missing"
+    OUTPUT.mkdir(exist_ok=True)
+    port = _free_port()
+    MODULES_FILE.unlink(missing_ok=True)
+    # `python -m streamlit run ...`, with a thread that keeps writing down the imported modules.
+    command = [
+        sys.executable, "-c", SERVER_WRAPPER, "run", str(APP),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", "GENRE_LAB_E2E_MODULES": str(MODULES_FILE)}
+    with open(SERVER_LOG, "w") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"streamlit exited with code {server.returncode} before serving:\n{_log_tail()}")
+            try:
+                with urllib.request.urlopen(url + "_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n{_log_tail()}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        if server.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies, no session) for each test."""
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    context.set_default_timeout(PAGE_TIMEOUT_S * 1000)
+    tab = context.new_page()
+    tab.page_errors = []
+    tab.on("pageerror", lambda error: tab.page_errors.append(str(error)))
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_screenshots():
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Waiting for Streamlit
+
+
+def main_text(page) -> str:
+    return page.locator(MAIN).inner_text()
+
+
+def wait_until(page, condition, what: str, timeout_s: float = PAGE_TIMEOUT_S, settle_s: float = 0.5) -> None:
+    """Poll ``condition()`` until it has held for ``settle_s`` (the script may rerun), or fail."""
+    deadline = time.monotonic() + timeout_s
+    held_since = None
+    while True:
+        if condition():
+            held_since = held_since or time.monotonic()
+            if time.monotonic() - held_since >= settle_s:
+                return
+        else:
+            held_since = None
+        if time.monotonic() > deadline:
+            shot = screenshot(page, f"timeout-{slug(what)}")
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (screenshot {shot});"
+                                 f" page text:\n{safe_text(page)[:3000]}\nserver log:\n{_log_tail(30)}")
+        page.wait_for_timeout(200)
+
+
+def app_idle(page) -> bool:
+    """The script has finished, the browser is connected and nothing on the page is stale."""
+    return page.evaluate(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            if (!app) return false;
+            if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+            if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+            if (document.querySelector('[data-stale="true"]')) return false;
+            if (document.querySelector('[data-testid="stSpinner"]')) return false;
+            if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+            return true;
+        }"""
+    )
+
+
+def wait_for_charts(page) -> None:
+    """Plotly draws after the script has finished: wait until every chart has its SVG."""
+    wait_until(page, lambda: page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                 .every(chart => chart.querySelector('.main-svg'))"""
+    ), "the Plotly charts to draw", settle_s=0.3)
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(MAIN)
+    wait_until(page, lambda: app_idle(page), f"{url} to finish running")
+    wait_for_charts(page)
+
+
+def safe_text(page) -> str:
+    try:
+        return main_text(page)
+    except Exception as error:  # noqa: BLE001 - only for failure messages
+        return f"(no text: {error})"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "page"
+
+
+def screenshot(page, name: str) -> Path:
+    """A screenshot of the whole page.
+
+    Streamlit scrolls inside its own containers, not the document, so ``full_page`` alone would only
+    show the first screen: the viewport is stretched to the content's height for the picture.
+    """
+    path = SCREENSHOTS / f"{slug(name)}.png"
+    with contextlib.suppress(Exception):
+        height = page.evaluate(
+            """() => Math.max(document.documentElement.scrollHeight,
+                   ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"],'
+                         + ' [data-testid="stSidebarContent"]')].map(element => element.scrollHeight))"""
+        )
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(int(height), VIEWPORT["height"]), 12_000)})
+        page.wait_for_timeout(400)   # let Plotly follow the new size
+        page.screenshot(path=str(path), full_page=True)
+    with contextlib.suppress(Exception):
+        page.set_viewport_size(VIEWPORT)
+    return path
+
+
+def assert_no_exception(page, where: str) -> None:
+    exceptions = page.locator(EXCEPTION)
+    if exceptions.count():
+        texts = "\n---\n".join(exceptions.nth(index).inner_text() for index in range(exceptions.count()))
+        raise AssertionError(f"{where} shows a Streamlit exception:\n{texts}")
+    text = main_text(page)
+    assert "Traceback" not in text, f"{where} shows a traceback:\n{text[:3000]}"
+    assert not page.page_errors, f"{where}: JavaScript errors in the browser: {page.page_errors}"
+
+
+def page_links(page, base_url: str) -> list[tuple[str, str]]:
+    """(title, absolute URL) of every page the app's navigation links to, in order, without repeats."""
+    links = []
+    for link in page.locator(NAV_LINKS).all():
+        href = link.get_attribute("href")
+        if not href:
+            continue
+        url = urljoin(base_url, href)
+        if urlparse(url).netloc == urlparse(base_url).netloc and url not in [known for _, known in links]:
+            links.append(((link.inner_text() or urlparse(url).path).strip(), url))
+    return links
+
+
+def pages_of(page, base_url: str) -> list[tuple[str, str]]:
+    open_page(page, base_url)
+    more = page.locator('[data-testid="stSidebarNavViewButton"]')
+    if more.count() and "more" in more.first.inner_text().lower():   # a long sidebar hides pages
+        more.first.click()
+    links = page_links(page, base_url)
+    return links or [("home", base_url)]
+
+
+def upload_page(page, base_url: str) -> tuple[str, str]:
+    """Open the first page with a file uploader (the classify page), found through the navigation.
+
+    When a page shows the uploader only after choosing "Upload ..." (a radio option or a tab), that
+    choice is made.
+    """
+    for title, url in pages_of(page, base_url):
+        open_page(page, url)
+        if not page.locator(UPLOADER_INPUT).count():
+            choice = page.locator('[data-testid="stRadio"] label, [data-baseweb="tab"], button[role="tab"]').filter(
+                has_text=re.compile(r"upload", re.IGNORECASE))
+            if not choice.count():
+                continue
+            choice.first.click()
+            wait_until(page, lambda: app_idle(page) and page.locator(UPLOADER_INPUT).count() > 0,
+                       f"the file uploader on {title!r}")
+        return title, url
+    raise AssertionError("no page of the app has a file uploader (nor an 'Upload' choice that shows one)")
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+
+
+def good_clip(tmp_path: Path) -> Path:
+    """A bundled example clip when there is one (the last: the app may preselect the first), else 10 s
+    of a generated test signal."""
+    examples = sorted(EXAMPLES.glob("*.mp3")) + sorted(EXAMPLES.glob("*.wav")) if EXAMPLES.is_dir() else []
+    if examples:
+        return examples[-1]
+    rate = 22050
+    time_s = np.arange(10 * rate) / rate
+    rng = np.random.default_rng(0)
+    beat = (np.sin(2 * np.pi * 2 * time_s) > 0.95).astype(float) * rng.normal(0, 0.3, time_s.size)
+    signal_ = 0.3 * np.sin(2 * np.pi * 220 * time_s) + 0.2 * np.sin(2 * np.pi * 330 * time_s) + beat
+    path = tmp_path / "test signal.wav"
+    sf.write(path, (0.5 * signal_ / np.abs(signal_).max()).astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+def bad_clip(tmp_path: Path) -> Path:
+    path = tmp_path / "not really audio.wav"
+    path.write_bytes(np.random.default_rng(1).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    return path
+
+
+def normalised(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+# --------------------------------------------------------------------------------------------------
+# The tests
+
+
+def test_every_page_renders_without_exception(app_url, page):
+    pages = pages_of(page, app_url)
+    assert pages, "the app shows no page"
+    for index, (title, url) in enumerate(pages):
+        open_page(page, url)
+        screenshot(page, f"{index + 1:02d}-{title}")
+        assert_no_exception(page, f"page {title!r} ({url})")
+        assert main_text(page).strip(), f"page {title!r} ({url}) is empty"
+
+
+def test_uploaded_clip_shows_cnn_and_lstm_predictions(app_url, page, tmp_path, classifier):
+    from core.audio import decode
+    from core.config import GENRES
+
+    title, url = upload_page(page, app_url)
+    clip = good_clip(tmp_path)
+    expected = classifier.analyse(decode(clip)).predictions
+    before = main_text(page)
+    page.locator(UPLOADER_INPUT).first.set_input_files(str(clip))
+
+    def shows_both_predictions() -> bool:
+        if not app_idle(page):
+            return False
+        text = main_text(page)
+        flat = normalised(text)
+        return (text != before and clip.name in text and "CNN" in text and "LSTM" in text
+                and all(normalised(expected[name].genre) in flat for name in ("cnn", "lstm")))
+
+    wait_until(page, shows_both_predictions, "the CNN and LSTM predictions", timeout_s=ANALYSIS_TIMEOUT_S)
+    wait_for_charts(page)
+    screenshot(page, f"upload-{title}-{clip.stem}")
+    assert_no_exception(page, f"{title!r} after uploading {clip.name}")
+    assert {prediction.genre for prediction in expected.values()} <= set(GENRES)
+
+
+def test_uploaded_bad_file_shows_a_plain_error(app_url, page, tmp_path):
+    from core.audio import decode
+    from core.errors import AudioError
+
+    title, url = upload_page(page, app_url)
+    bad = bad_clip(tmp_path)
+    with pytest.raises(AudioError) as raised:
+        decode(bad)
+    message = raised.value.message
+    page.locator(UPLOADER_INPUT).first.set_input_files(str(bad))
+
+    def shows_message() -> bool:
+        return app_idle(page) and message in main_text(page)
+
+    wait_until(page, shows_message, f"the error message {message!r}")
+    screenshot(page, f"upload-{title}-bad-file")
+    assert_no_exception(page, f"{title!r} after uploading random bytes")
+    alerts = " ".join(alert.inner_text() for alert in page.locator('[data-testid="stAlert"]').all())
+    assert message in alerts, f"the message is not shown as an alert box; alerts: {alerts!r}"
+
+
+def _requirement_closure(path: Path) -> set[str]:
+    """Canonical names of the distributions ``path`` installs: its requirements and their dependencies."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pending = [Requirement(line.split("#")[0].strip()) for line in path.read_text().splitlines()
+               if line.split("#")[0].strip() and not line.startswith("-")]
+    closure: set[str] = set()
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in closure or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        closure.add(name)
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:
+            continue
+        pending.extend(Requirement(text) for text in requires)
+    return closure
+
+
+def _project_imports(loaded: set[str]) -> set[str]:
+    """Top-level names that the app's own code imports: the page scripts, and the project modules
+    the server loaded (imports inside functions included)."""
+    import ast
+
+    files = [APP, *sorted((ROOT / "pages").glob("*.py"))]
+    for name in loaded:
+        if name.split(".")[0] in ("core", "pages"):
+            path = ROOT.joinpath(*name.split("."))
+            files.append(path / "__init__.py" if path.is_dir() else path.with_suffix(".py"))
+    names = set()
+    for path in files:
+        if not path.exists():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_serving_imports_only_what_requirements_txt_installs(app_url, page, tmp_path):
+    """What the running app imported (every page and a classification) comes from requirements.txt.
+
+    Streamlit Community Cloud installs requirements.txt alone, so a module of the app's own code
+    that comes from requirements-dev.txt would break the hosted app, and TensorFlow, librosa and the
+    like must not be imported by anyone: they would not fit in its memory. (Optional imports of the
+    libraries themselves, such as pyarrow trying cloudpickle, are theirs to handle.)
+    """
+    import json
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    def loaded() -> set[str]:
+        page.wait_for_timeout(1200)   # the server writes its list every 0.5 s
+        return set(json.loads(MODULES_FILE.read_text())) if MODULES_FILE.exists() else set()
+
+    if not {"core.inference", "ai_edge_litert"} <= loaded():   # the other tests did not run first: do their part
+        for _, url in pages_of(page, app_url):
+            open_page(page, url)
+        upload_page(page, app_url)
+        page.locator(UPLOADER_INPUT).first.set_input_files(str(good_clip(tmp_path)))
+        wait_until(page, lambda: app_idle(page) and "LSTM" in main_text(page), "a classification",
+                   timeout_s=ANALYSIS_TIMEOUT_S)
+    modules = loaded()
+    top_level = {name.split(".")[0] for name in modules}
+    assert {"streamlit", "core", "ai_edge_litert"} <= top_level, f"the server's module list is incomplete: {sorted(top_level)}"
+
+    too_big = sorted(top_level & NOT_AT_RUN_TIME)
+    assert not too_big, f"serving the app imports {too_big}: too big for the hosted app, and not in requirements.txt"
+
+    startup = subprocess.run([sys.executable, "-c", "import sys, json; print(json.dumps(sorted(sys.modules)))"],
+                             capture_output=True, text=True, check=True)
+    ignored = set(json.loads(startup.stdout)) | set(sys.stdlib_module_names) | {"core", "pages", "streamlit_app"}
+    installed = _requirement_closure(REQUIREMENTS)
+    owners = metadata.packages_distributions()
+    missing = {}
+    for module in sorted((top_level & _project_imports(modules)) - ignored):
+        distributions = {canonicalize_name(name) for name in owners.get(module, [])}
+        if distributions and not distributions & installed:
+            missing[module] = sorted(distributions)
+    assert not missing, (f"the app's code imports modules that requirements.txt does not install "
+                         f"(module: distributions): {missing}")
