@@ -79,7 +79,8 @@ def summarise(records: list[dict]) -> dict:
 
 def evaluate(classifier, data_dir: Path, clips: list[str], audio_only: bool = False, on_record=None) -> dict:
     """Predict every clip (calling ``on_record`` with each record) and summarise."""
-    table = None if audio_only else gtzan.load_features_table(data_dir)
+    has_table = (Path(data_dir) / "features_30_sec.csv").exists()
+    table = gtzan.load_features_table(data_dir) if has_table and not audio_only else None
     records = []
     for clip in clips:
         record = predict_clip(classifier, data_dir, clip, audio_only, table)

@@ -59,23 +59,27 @@ def comparison_rows(artifacts_dir: Path = ARTIFACTS_DIR) -> list[dict]:
     rows = [dict(row, ours=False) for row in published_results()]
     scores, leaked = evaluation(artifacts_dir), leaky(artifacts_dir)
     if scores:
+        protocol = "FF" if scores["split"] == "filtered" else "random track split"
         for name, model in scores["test"]["models"].items():
             rows.append({"system": f"genre-lab {MODEL_TITLES[name]}", "year": "2026",
-                         "representation": _representation(name), "protocol": "FF",
+                         "representation": _representation(name, artifacts_dir), "protocol": protocol,
                          "accuracy": f"{100 * model['clip_accuracy']:.1f}",
                          "source": "artifacts/evaluation.json (measured here)", "ours": True})
     if leaked:
         for name, model in leaked["models"].items():
             rows.append({"system": f"genre-lab {MODEL_TITLES[name]}", "year": "2026",
-                         "representation": _representation(name),
+                         "representation": _representation(name, artifacts_dir),
                          "protocol": "random segment split (leaky)",
                          "accuracy": f"{100 * model['test_segment_accuracy']:.1f}",
                          "source": "artifacts/leaky_split.json (measured here)", "ours": True})
     return rows
 
 
-def _representation(name: str) -> str:
-    return {"cnn": "log-mel windows", "lstm": "MFCC sequences", "baseline": "57 clip statistics"}[name]
+def _representation(name: str, artifacts_dir: Path) -> str:
+    config = FeatureConfig.load(Path(artifacts_dir) / "feature_config.json")
+    return {"cnn": f"{config.n_mels}-band log-mel windows, {config.window_seconds:.1f} s",
+            "lstm": f"{config.n_mfcc} MFCC sequences, {config.window_seconds:.1f} s",
+            "baseline": f"{len(config.baseline_features)} clip statistics"}[name]
 
 
 def model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> str:

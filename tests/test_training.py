@@ -95,7 +95,8 @@ def test_exported_models_equal_keras(tiny_artifacts):
     classifier = GenreClassifier(tiny_artifacts)
     rng = np.random.default_rng(3)
     for name, shape in [("cnn", (CONFIG.n_mels, CONFIG.window_columns, 1)),
-                        ("lstm", (CONFIG.window_columns, CONFIG.n_mfcc)), ("baseline", (57,))]:
+                        ("lstm", (CONFIG.window_columns, CONFIG.n_mfcc)),
+                        ("baseline", (len(CONFIG.baseline_features),))]:
         model = keras.models.load_model(tiny_artifacts / f"{name}.keras")
         x = rng.normal(size=(11,) + shape).astype(np.float32)   # 11: not a multiple of the LSTM's fixed batch
         assert np.allclose(classifier._run(name, x), model.predict(x, verbose=0), atol=1e-5), name
