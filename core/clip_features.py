@@ -52,14 +52,16 @@ _START_BPM, _STD_OCTAVES, _MAX_BPM = 120.0, 1.0, 320.0
 _AUTOCORRELATION_SECONDS = 8.0
 
 
-def clip_features(samples: np.ndarray, config: FeatureConfig, names: tuple[str, ...] = FEATURE_NAMES) -> np.ndarray:
+def clip_features(samples: np.ndarray, config: FeatureConfig, names: tuple[str, ...] = FEATURE_NAMES,
+                  spectrum: np.ndarray | None = None) -> np.ndarray:
     """The statistics ``names`` (default: all 57 of the table) for one unit of mono audio (float64).
 
     The harmonic/percussive separation, two thirds of the cost, runs only when a ``harmony_*`` or
-    ``perceptr_*`` statistic is asked for.
+    ``perceptr_*`` statistic is asked for. ``spectrum`` is the samples' ``stft`` when the caller
+    already has it.
     """
     samples = np.asarray(samples, dtype=np.float32)
-    spectrum = stft(samples, config)                            # frames x bins
+    spectrum = stft(samples, config) if spectrum is None else spectrum   # frames x bins
     magnitude = np.abs(spectrum)
     magnitude_by_bin = np.ascontiguousarray(magnitude.T)        # bins x frames, as librosa holds it
     power = magnitude_by_bin ** 2

@@ -31,7 +31,7 @@ def predict_clip(classifier, data_dir: Path, clip: str, audio_only: bool, featur
     if not audio_only and image.exists() and features_table is not None and clip in features_table.index:
         levels = gtzan.read_image_levels(image, classifier.config)
         statistics = features_table.loc[clip, list(classifier.config.baseline_features)].to_numpy(dtype=np.float64)
-        predictions = classifier.predict_units([levels], None, [0.0], clip_statistics=[statistics])
+        predictions = classifier.predict_units([levels], [0.0], [statistics])
         source = "image"
     else:
         from core.audio import decode

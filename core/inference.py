@@ -8,7 +8,6 @@ from several threads: each interpreter is guarded by its own lock.
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from core.audio import DecodedAudio
 from core.config import GENRES, FeatureConfig
 from core.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
 from core.models import MODEL_NAMES, MODEL_TITLES
-from core.representation import unit_bounds, unit_levels
+from core.representation import stft, unit_bounds, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -96,36 +95,47 @@ class GenreClassifier:
         config = self.config
         started = time.perf_counter()
         bounds = unit_bounds(len(audio.samples), config)
-        levels = [unit_levels(audio.samples[start:stop], config) for start, stop in bounds]
+        units = [audio.samples[start:stop] for start, stop in bounds]
+        spectra = [stft(unit, config) for unit in units]
+        levels = [unit_levels(unit, config, spectrum) for unit, spectrum in zip(units, spectra)]
         feature_seconds = time.perf_counter() - started
+        statistics, statistics_seconds = None, 0.0
+        if "baseline" in self._interpreters:
+            from core.clip_features import clip_features
+
+            started = time.perf_counter()
+            statistics = [clip_features(unit, config, config.baseline_features, spectrum)
+                          for unit, spectrum in zip(units, spectra)]
+            statistics_seconds = time.perf_counter() - started
+        starts = [start / config.sample_rate for start, _ in bounds]
+        predictions = self.predict_units(levels, starts, statistics)
+        if "baseline" in predictions:  # its statistics are part of its cost
+            baseline = predictions["baseline"]
+            predictions["baseline"] = dataclasses.replace(baseline, seconds=baseline.seconds + statistics_seconds)
         notices = list(audio.notices)
         if audio.analysed_s < config.window_seconds:
             notices.append(
                 f"The clip is {audio.analysed_s:.1f} s long, shorter than one model window "
                 f"({config.window_seconds:.1f} s), so it was repeated to fill one window."
             )
-        units = [audio.samples[start:stop] for start, stop in bounds]
-        predictions = self.predict_units(levels, units, [start / config.sample_rate for start, _ in bounds])
         return Analysis(
-            predictions=predictions, unit_levels=levels,
-            unit_starts_s=[start / config.sample_rate for start, _ in bounds],
+            predictions=predictions, unit_levels=levels, unit_starts_s=starts,
             duration_s=audio.duration_s, analysed_s=audio.analysed_s, truncated=audio.truncated,
             notices=tuple(notices), feature_seconds=feature_seconds,
         )
 
-    def predict_units(self, levels: list[np.ndarray], units, unit_starts_s: list[float],
-                      clip_statistics: list[np.ndarray] | None = None) -> dict[str, ModelPrediction]:
-        """Every model's prediction from the units' levels and audio (or their known clip statistics).
+    def predict_units(self, levels: list[np.ndarray], unit_starts_s: list[float],
+                      clip_statistics: list[np.ndarray] | None) -> dict[str, ModelPrediction]:
+        """Every model's prediction from the units' levels and the baseline's clip statistics.
 
-        ``clip_statistics`` replaces computing the baseline's features from ``units`` (the evaluation
-        of the spectrogram images passes the rows of ``features_30_sec.csv`` and no audio).
+        The evaluation of the spectrogram images passes the rows of ``features_30_sec.csv`` as the
+        statistics; ``analyse`` computes them from the audio.
         """
         predictions = {}
         for name in self._interpreters:
             started = time.perf_counter()
             if name == "baseline":
-                statistics = clip_statistics if clip_statistics is not None else self._clip_statistics(units)
-                window_probabilities = self._run(name, baseline_batch(np.stack(statistics), self.normalisation))
+                window_probabilities = self._run(name, baseline_batch(np.stack(clip_statistics), self.normalisation))
                 starts = np.asarray(unit_starts_s, dtype=np.float64)
                 window_seconds = self.config.unit_samples / self.config.sample_rate
             else:
@@ -138,11 +148,6 @@ class GenreClassifier:
                 window_seconds=window_seconds, seconds=time.perf_counter() - started,
             )
         return predictions
-
-    def _clip_statistics(self, units) -> list[np.ndarray]:
-        from core.clip_features import clip_features
-
-        return [clip_features(unit, self.config, self.config.baseline_features) for unit in units]
 
     def _window_model(self, name: str, levels: list[np.ndarray], unit_starts_s: list[float]):
         windows, starts = [], []
@@ -173,8 +178,3 @@ class GenreClassifier:
                 interpreter.invoke()
                 outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[:len(part)].copy())
         return np.concatenate(outputs).astype(np.float64)
-
-
-def training_summary(artifacts_dir: str | Path = ARTIFACTS_DIR) -> dict:
-    """What training wrote about the models (settings, histories, architecture)."""
-    return json.loads((Path(artifacts_dir) / "training.json").read_text())

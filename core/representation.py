@@ -101,9 +101,14 @@ def stft(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return spectrum
 
 
-def mel_power(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Mel power spectrogram (n_mels x frames, float32) with centred, reflect-padded frames."""
-    power = np.ascontiguousarray((np.abs(stft(samples, config)) ** 2).T)
+def mel_power(samples: np.ndarray, config: FeatureConfig, spectrum: np.ndarray | None = None) -> np.ndarray:
+    """Mel power spectrogram (n_mels x frames, float32) with centred, reflect-padded frames.
+
+    ``spectrum`` is the samples' ``stft`` when the caller already has it (the baseline's statistics
+    share it), so no STFT is computed twice.
+    """
+    spectrum = stft(samples, config) if spectrum is None else spectrum
+    power = np.ascontiguousarray((np.abs(spectrum) ** 2).T)
     basis = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
     return basis @ power
 
@@ -150,9 +155,9 @@ def column_frames(n_frames: int, config: FeatureConfig) -> np.ndarray:
     return frames[frames < n_frames]
 
 
-def unit_levels(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """One unit of audio to its image levels (uint8, n_mels x columns)."""
-    mel = mel_power(samples, config)
+def unit_levels(samples: np.ndarray, config: FeatureConfig, spectrum: np.ndarray | None = None) -> np.ndarray:
+    """One unit of audio (or its ``stft``) to its image levels (uint8, n_mels x columns)."""
+    mel = mel_power(samples, config, spectrum)
     frames = column_frames(mel.shape[1], config)
     db = power_as_db(mel, config)
     return quantise(db, config)[:, frames]
