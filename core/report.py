@@ -144,16 +144,25 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
     lines = ["| model | test accuracy (fault-filtered, clip) | macro F1 | leaky segment split | parameters | warm inference |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, model in trained["models"].items():
-        test = scores["test"]["models"][name] if scores else None
+        test = scores["test"]["models"].get(name) if scores else None
         leaky_score = leaked["models"].get(name) if leaked else None
         warm = speed["ours"]["per_model_ms"].get(name) if speed else None
-        lines.append(
-            f"| {MODEL_TITLES[name]} | {test['clip_accuracy']:.1%} | {test['macro_f1']:.3f} | " if test else f"| {MODEL_TITLES[name]} | n/a | n/a | ")
-        lines[-1] += (f"{leaky_score['test_segment_accuracy']:.1%} | " if leaky_score else "n/a | ")
-        lines[-1] += f"{model['parameters']:,} | " + (f"{warm:.1f} ms |" if warm is not None else "n/a |")
+        cells = [MODEL_TITLES[name],
+                 f"{test['clip_accuracy']:.1%}" if test else "n/a",
+                 f"{test['macro_f1']:.3f}" if test else "n/a",
+                 f"{leaky_score['test_segment_accuracy']:.1%}" if leaky_score else "n/a",
+                 f"{model['parameters']:,}",
+                 f"{warm:.1f} ms" if warm is not None else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
     if scores:
+        subset = scores["audio_subset"]
         lines += ["", f"Test list: {scores['test']['clips']} clips of the fault-filtered split, every clip "
-                  "predicted from its mel spectrogram by `python -m core.evaluate`."]
+                  "predicted from its mel spectrogram by `python -m core.evaluate`. Lossy audio: on the "
+                  f"{len(subset['clips'])} test clips that have audio, clip accuracy from the spectrogram images "
+                  "versus from the 64 kbit/s MP3s: " + "; ".join(
+                      f"{MODEL_TITLES[name]} {subset['from_images']['models'][name]['clip_accuracy']:.1%} vs "
+                      f"{subset['from_mp3']['models'][name]['clip_accuracy']:.1%}"
+                      for name in subset["from_images"]["models"]) + "."]
     if speed:
         ours, common, targets = speed["ours"], speed["common"], speed["targets"]
         lines += ["", f"Speed and memory (`python -m core.bench`, {speed['machine']}, clip {speed['clip']}):", "",

@@ -28,6 +28,7 @@ from core.models import MODEL_NAMES, TrainingSettings, build_baseline, build_cnn
 from core.representation import levels_to_db, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
+LEAKY_MAX_EPOCHS = 20
 
 
 # ----------------------------------------------------------------------------- data
@@ -178,6 +179,30 @@ def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0))))
 
 
+class BestEpoch:
+    """Model selection and early stopping on the validation list.
+
+    Keeps the weights of the epoch with the best validation clip accuracy (lower validation loss
+    breaks ties) and says when ``patience`` epochs have passed without one.
+    """
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.weights, self.waited = patience, None, None, 0
+
+    def update(self, record: dict, model) -> bool:
+        """Take one epoch's record; True when training should stop."""
+        if self.best is None or (record["val_clip_accuracy"], -record["val_loss"]) > (
+                self.best["val_clip_accuracy"], -self.best["val_loss"]):
+            self.best, self.weights, self.waited = record, model.get_weights(), 0
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self, model):
+        model.set_weights(self.weights)
+        return self.best
+
+
 def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisation,
                        config: FeatureConfig, settings: TrainingSettings, seed: int):
     """Train the CNN or the LSTM on random windows; keep the epoch with the best validation clips."""
@@ -189,7 +214,7 @@ def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisatio
     valid_windows, valid_owners = clip_windows(valid, config)
     valid_x = model_input(kind, valid_windows, norm, config)
     valid_window_labels = valid.labels[valid_owners]
-    history, best, best_weights, waited = [], None, None, 0
+    history, selection = [], BestEpoch(settings.patience)
     for epoch in range(1, settings.max_epochs + 1):
         started = time.perf_counter()
         windows, labels = random_crops(train.db, train.labels, settings.windows_per_clip, config.window_columns, rng)
@@ -208,20 +233,15 @@ def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisatio
             "learning_rate": float(model.optimizer.learning_rate),
         }
         history.append(record)
-        improved = best is None or (clip_accuracy, -record["val_loss"]) > (best["val_clip_accuracy"], -best["val_loss"])
+        stop = selection.update(record, model)
         log(f"  {kind} epoch {epoch:3d}  loss {record['loss']:.3f}  acc {record['accuracy']:.3f}  "
             f"val_loss {record['val_loss']:.3f}  val_acc {record['val_accuracy']:.3f}  "
-            f"val_clip_acc {clip_accuracy:.3f}  {record['seconds']:.1f}s{'  *' if improved else ''}")
-        if improved:
-            best, best_weights, waited = record, model.get_weights(), 0
-        else:
-            waited += 1
-            if waited >= settings.patience:
-                break
-            if waited % settings.plateau_epochs == 0:
-                model.optimizer.learning_rate.assign(float(model.optimizer.learning_rate) / 2)
-    model.set_weights(best_weights)
-    return model, history, best
+            f"val_clip_acc {clip_accuracy:.3f}  {record['seconds']:.1f}s{'  *' if selection.waited == 0 else ''}")
+        if stop:
+            break
+        if selection.waited and selection.waited % settings.plateau_epochs == 0:
+            model.optimizer.learning_rate.assign(float(model.optimizer.learning_rate) / 2)
+    return model, history, selection.restore(model)
 
 
 def train_baseline(train: Split, valid: Split, norm: Normalisation, settings: TrainingSettings, seed: int):
@@ -232,24 +252,19 @@ def train_baseline(train: Split, valid: Split, norm: Normalisation, settings: Tr
     model = build_baseline(train.features.shape[1], settings)
     x, y = baseline_batch(train.features, norm), np.eye(len(GENRES), dtype=np.float32)[train.labels]
     valid_x, valid_y = baseline_batch(valid.features, norm), np.eye(len(GENRES), dtype=np.float32)[valid.labels]
-    history, best, best_weights, waited = [], None, None, 0
+    history, selection = [], BestEpoch(settings.patience)
     for epoch in range(1, settings.max_epochs + 1):
         started = time.perf_counter()
         fit = model.fit(x, y, batch_size=settings.batch_size, epochs=1, verbose=0, shuffle=True,
                         validation_data=(valid_x, valid_y))
         record = {"epoch": epoch, **{key: float(value[0]) for key, value in fit.history.items()},
                   "seconds": round(time.perf_counter() - started, 2)}
-        record["val_clip_accuracy"] = record["val_accuracy"]
+        record["val_clip_accuracy"] = record["val_accuracy"]  # one window per clip
         history.append(record)
-        improved = best is None or (record["val_accuracy"], -record["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
-        if improved:
-            best, best_weights, waited = record, model.get_weights(), 0
-        else:
-            waited += 1
-            if waited >= settings.patience:
-                break
+        if selection.update(record, model):
+            break
+    best = selection.restore(model)
     log(f"  baseline: best epoch {best['epoch']}, val_acc {best['val_accuracy']:.3f}")
-    model.set_weights(best_weights)
     return model, history, best
 
 
@@ -285,7 +300,9 @@ def leaky_experiment(everything: Split, norm: Normalisation, config: FeatureConf
     }
     for kind in [model for model in models if model in ("cnn", "lstm")]:
         log(f"leaky {kind}: {len(train.clips)} training segments")
-        leaky_settings = dataclasses.replace(settings[kind], windows_per_clip=1)
+        # Every segment is a training example here (7 000 rather than 443 clips), so fewer epochs.
+        leaky_settings = dataclasses.replace(settings[kind], windows_per_clip=1,
+                                             max_epochs=min(settings[kind].max_epochs, LEAKY_MAX_EPOCHS))
         model, history, best = train_window_model(kind, train, valid, norm, config, leaky_settings, seed)
         test_windows, _ = clip_windows(test, config)
         probabilities = model.predict(model_input(kind, test_windows, norm, config), batch_size=256, verbose=0)
@@ -306,10 +323,17 @@ def architecture(model) -> list[dict]:
 
 
 def model_settings(epochs: int | None) -> dict[str, TrainingSettings]:
-    """The settings chosen on the validation list, per model."""
+    """The settings chosen on the validation list, per model.
+
+    Measured on the validation clips (seed 0): for the CNN, dropout 0.5 with two frequency and two
+    time masks beat dropout 0.3 with one of each (65.0% against 64.0%), 64-column windows did not
+    help (61.4%), nor did 10 crops per clip (62.4%); for the LSTM, augmentation is essential
+    (46.2% without it, 56.9% with it), 128 units (54.8%), 40 MFCCs and 64-step windows (50.8%)
+    did not help, and it keeps improving slowly, hence more epochs.
+    """
     chosen = {
-        "cnn": TrainingSettings(),
-        "lstm": TrainingSettings(),
+        "cnn": TrainingSettings(dropout=0.5, freq_masks=2, time_masks=2, max_epochs=50, patience=15),
+        "lstm": TrainingSettings(max_epochs=80, patience=20),
         "baseline": TrainingSettings(max_epochs=200, patience=30, batch_size=32, dropout=0.3),
     }
     if epochs is not None:

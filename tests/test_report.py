@@ -1,0 +1,44 @@
+"""The figures shown to users come from the files training and evaluation wrote, never typed in."""
+
+from pathlib import Path
+
+import pytest
+
+from core import report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESEARCH = ROOT.parent / "shared" / "research" / "gtzan_results.md"
+
+
+def test_readme_results_block_is_generated_from_artifacts():
+    text = (ROOT / "README.md").read_text()
+    block = text.split(report.RESULTS_START, 1)[1].split(report.RESULTS_END, 1)[0].strip()
+    assert block == report.readme_results().strip(), "run python -m core.report to refresh the README"
+
+
+def test_model_card_is_generated_from_artifacts():
+    assert (report.ARTIFACTS_DIR / "MODEL_CARD.md").read_text() == report.model_card()
+
+
+def test_test_accuracy_is_the_evaluation_file():
+    scores = report.evaluation()
+    assert scores["split"] == "filtered" and scores["test"]["clips"] == 290
+    assert report.test_accuracy() == {name: model["clip_accuracy"] for name, model in scores["test"]["models"].items()}
+    assert set(report.test_accuracy()) == {"cnn", "lstm", "baseline"}
+
+
+def test_comparison_rows_name_a_protocol_and_a_source_on_every_row():
+    rows = report.comparison_rows()
+    assert all(row["protocol"] and row["source"] for row in rows)
+    ours = [row for row in rows if row["ours"]]
+    assert {row["protocol"] for row in ours} == {"FF", "random segment split (leaky)"}
+    assert len(ours) == 3 + 2   # three models on the test list, CNN and LSTM under the leaky split
+
+
+def test_published_results_are_quoted_from_the_research_notes():
+    if not RESEARCH.exists():
+        pytest.skip(f"research notes not found at {RESEARCH}")
+    notes = RESEARCH.read_text()
+    for row in report.published_results():
+        assert row["accuracy"] in notes, row["system"]
+        assert row["year"] in notes, row["system"]
