@@ -21,6 +21,7 @@ from core.models import MODEL_NAMES, MODEL_TITLES
 from core.representation import stft, unit_bounds, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
+MAX_BATCH = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,12 +164,16 @@ class GenreClassifier:
         return self._run(name, batch), np.concatenate(starts)
 
     def _run(self, name: str, batch: np.ndarray) -> np.ndarray:
-        """Run one interpreter over a batch; fixed-batch models get padded chunks."""
+        """Run one interpreter over a batch in chunks; fixed-batch models get a padded last chunk.
+
+        Chunks of at most ``MAX_BATCH`` windows keep the interpreter's working memory bounded
+        for long files (a 10-minute file has about 400 windows).
+        """
         interpreter, lock = self._interpreters[name]
         with lock:
             details = interpreter.get_input_details()[0]
             fixed = int(details["shape_signature"][0]) > 0
-            chunk = int(details["shape"][0]) if fixed else len(batch)
+            chunk = int(details["shape"][0]) if fixed else min(len(batch), MAX_BATCH)
             outputs = []
             for start in range(0, len(batch), chunk):
                 part = batch[start:start + chunk]
