@@ -86,8 +86,7 @@ else:
     missing("The trade-offs", "training.json")
 if timed:
     bench = benchmark_table(timed)
-    st.dataframe(bench, hide_index=True, column_config={
-        column: st.column_config.NumberColumn(format="%.1f") for column in bench.columns if column != "measure"})
+    st.dataframe(bench.style.format(precision=1, na_rep="not measured"), hide_index=True)
     st.caption(f"Benchmark clip {timed.get('clip', '?')} on {timed.get('machine', 'the benchmark machine')}.")
 else:
     missing("Inference times", "benchmark.json")
