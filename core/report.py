@@ -120,12 +120,12 @@ def model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
         subset = scores["audio_subset"]
         lines += ["", f"Lossy audio: on the {len(subset['clips'])} test clips with MP3 audio, clip accuracy "
                   "from the images versus from the 64 kbit/s MP3s: " + "; ".join(
-                      f"{name} {subset['from_images']['models'][name]['clip_accuracy']:.1%} vs "
+                      f"{MODEL_TITLES[name]} {subset['from_images']['models'][name]['clip_accuracy']:.1%} vs "
                       f"{subset['from_mp3']['models'][name]['clip_accuracy']:.1%}" for name in subset["from_images"]["models"]) + "."]
     if leaked:
         lines += ["", "## The same models under a leaky protocol",
                   f"{leaked['protocol']}: " + "; ".join(
-                      f"{name} {model['test_segment_accuracy']:.1%}" for name, model in leaked["models"].items())
+                      f"{MODEL_TITLES[name]} {model['test_segment_accuracy']:.1%}" for name, model in leaked["models"].items())
                   + ". Inflated by design; shown only to explain published course-project numbers."]
     lines += [
         "", "## Intended use and limits",
