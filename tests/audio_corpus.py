@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
+from core.config import FeatureConfig
 from core.errors import (
     AudioError,
     CorruptAudioError,
@@ -43,7 +44,7 @@ from core.errors import (
     UnsupportedFormatError,
 )
 
-TARGET_RATE = 22050
+TARGET_RATE = FeatureConfig().sample_rate
 PARTIALS_HZ = (196.0, 247.0, 294.0, 392.0, 587.0, 880.0)   # a G major-ish chord and overtones
 
 
