@@ -344,6 +344,16 @@ def model_settings(epochs: int | None) -> dict[str, TrainingSettings]:
     return chosen
 
 
+def _kept_models(path: Path, protocol: str, seed: int, retrained: list[str]) -> dict:
+    """Entries of the models not retrained now, when ``--models`` names only some of them."""
+    if not path.exists():
+        return {}
+    previous = json.loads(path.read_text())
+    if (previous.get("split"), previous.get("seed")) != (protocol, seed):
+        return {}
+    return {name: entry for name, entry in previous["models"].items() if name not in retrained}
+
+
 def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed: int,
               epochs: int | None, leaky: bool, config: FeatureConfig = FeatureConfig()) -> dict:
     """Train, export and describe the chosen models; return what was written to ``training.json``."""
@@ -360,7 +370,7 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
     summary = {
         "seed": seed, "split": protocol, "data": {"train_clips": len(train.clips), "valid_clips": len(valid.clips)},
         "source": "spectrogram images" if (Path(data_dir) / "images_original").is_dir() else "audio",
-        "models": {},
+        "models": _kept_models(out / "training.json", protocol, seed, models),
     }
     for name in models:
         log(f"training {name}")

@@ -120,3 +120,13 @@ def _wav_bytes(samples: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, samples, CONFIG.sample_rate, format="WAV", subtype="FLOAT")
     return buffer.getvalue()
+
+
+def test_retraining_some_models_keeps_the_others_entries(tmp_path):
+    from core.train import _kept_models
+
+    path = tmp_path / "training.json"
+    path.write_text(json.dumps({"split": "filtered", "seed": 0, "models": {"cnn": {"best_epoch": 3}, "lstm": {}}}))
+    assert _kept_models(path, "filtered", 0, ["lstm"]) == {"cnn": {"best_epoch": 3}}
+    assert _kept_models(path, "filtered", 1, ["lstm"]) == {}          # another seed: nothing carried over
+    assert _kept_models(tmp_path / "missing.json", "filtered", 0, ["lstm"]) == {}
