@@ -27,6 +27,27 @@ SIGNED_CMAP = "RdBu_r"        # for standardised inputs, centred on 0
 PROBABILITY_CMAP = "Blues"
 _HZ_TICKS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 _SHORT_TITLES = {"cnn": "CNN", "lstm": "LSTM", "baseline": "feature baseline"}
+MIN_TICK_BANDS = 14           # mel-axis labels closer than this many bands would overlap
+# Projector-friendly text for every figure: one place, applied by every figure builder through ``_readable``.
+FONT = {"size": 15, "color": "#111827"}
+TITLE_FONT = {"size": 17, "color": "#111827"}
+
+
+def _readable(figure: go.Figure) -> go.Figure:
+    """Large, dark text everywhere in ``figure``: ticks, axis titles, legend, bar text, colour bars, annotations.
+
+    Set explicitly (not only through ``layout.font``) so Streamlit's chart theme cannot shrink or grey it.
+    """
+    figure.update_layout(font=FONT, title_font=TITLE_FONT, legend_font=FONT, hoverlabel_font_size=FONT["size"])
+    figure.update_xaxes(tickfont=FONT, title_font=FONT)
+    figure.update_yaxes(tickfont=FONT, title_font=FONT)
+    figure.update_annotations(font=FONT)
+    for trace in figure.data:
+        if trace.type == "bar":
+            trace.update(textfont=FONT)
+        elif trace.type == "heatmap":
+            trace.update(colorbar={"tickfont": FONT, "title": {"font": FONT}}, textfont=FONT)
+    return figure
 
 
 def short_title(name: str) -> str:
@@ -122,17 +143,21 @@ def hz_label(hz: float) -> str:
     return f"{hz / 1000:.1f}".rstrip("0").rstrip(".") + " kHz"
 
 
-def mel_ticks(config: FeatureConfig) -> tuple[list[int], list[str]]:
-    """Mel band indices near round frequencies, and their labels in Hz, for a band axis."""
+def mel_ticks(config: FeatureConfig, min_bands: int = MIN_TICK_BANDS) -> tuple[list[int], list[str]]:
+    """Mel band indices near round frequencies, and their labels in Hz, for a band axis.
+
+    Low frequencies crowd into few bands, so going down from the top, a label closer than
+    ``min_bands`` bands to the one above it is left out (the labels would overlap).
+    """
     centres = mel_band_hz(config)
     values, labels = [], []
-    for hz in _HZ_TICKS:
+    for hz in sorted(_HZ_TICKS, reverse=True):
         if centres[0] <= hz <= centres[-1]:
             band = int(np.abs(centres - hz).argmin())
-            if band not in values:
+            if not values or values[-1] - band >= min_bands:
                 values.append(band)
                 labels.append(hz_label(hz))
-    return values, labels
+    return values[::-1], labels[::-1]
 
 
 # ----------------------------------------------------------------------------- generic heatmap
@@ -169,7 +194,7 @@ def heatmap_figure(z: np.ndarray, x, y, *, x_title: str, y_title: str, colour_ti
     figure.update_yaxes(title_text=y_title)
     if y_ticks is not None:
         figure.update_yaxes(tickmode="array", tickvals=y_ticks[0], ticktext=y_ticks[1])
-    return figure
+    return _readable(figure)
 
 
 # ----------------------------------------------------------------------------- clip figures
@@ -188,7 +213,7 @@ def waveform_figure(envelope: pd.DataFrame, title: str | None = None, height: in
     figure.update_yaxes(title_text="amplitude", range=[-1.05, 1.05])
     if highlight_s is not None:
         _shade(figure, highlight_s)
-    return figure
+    return _readable(figure)
 
 
 def spectrogram_figure(db: np.ndarray, times_s: np.ndarray, config: FeatureConfig, *, title: str | None = None,
@@ -238,7 +263,7 @@ def probability_figure(probabilities: np.ndarray, genres: Sequence[str] = GENRES
     figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
     figure.update_xaxes(title_text="probability", range=[0, 1.15], tickformat=".0%")
     figure.update_yaxes(title_text="genre", autorange="reversed")
-    return figure
+    return _readable(figure)
 
 
 def window_edges(starts_s: np.ndarray, window_seconds: float, end_s: float | None = None) -> np.ndarray:
@@ -362,7 +387,7 @@ def history_figure(history: Sequence[Mapping[str, float]], best_epoch: int | Non
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=2)
     figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 60, "b": 10},
                          legend={"orientation": "h", "y": -0.25})
-    return figure
+    return _readable(figure)
 
 
 def architecture_table(architecture: Sequence[Mapping]) -> pd.DataFrame:
@@ -443,11 +468,14 @@ def comparison_table(rows: Iterable[Mapping]) -> pd.DataFrame:
     return frame
 
 
-def highlight_ours(frame: pd.DataFrame, colour: str = "#fff3b0"):
-    """A pandas Styler that shades this product's rows."""
+def highlight_ours(frame: pd.DataFrame, colour: str = "#fff3b0", keep_flag: bool = True):
+    """A pandas Styler that shades this product's rows; ``keep_flag=False`` leaves the flag column out."""
+    flags = frame["measured here"]
+    shown = frame if keep_flag else frame.drop(columns="measured here")
+
     def shade(row):
-        return [f"background-color: {colour}; font-weight: bold" if row["measured here"] else ""] * len(row)
-    return frame.style.apply(shade, axis=1).format({"accuracy (%)": "{:.1f}"})
+        return [f"background-color: {colour}; font-weight: bold" if flags[row.name] else ""] * len(row)
+    return shown.style.apply(shade, axis=1).format({"accuracy (%)": "{:.1f}"})
 
 
 def protocol_table(evaluation: Mapping | None, leaky: Mapping | None) -> pd.DataFrame:
@@ -482,7 +510,7 @@ def protocol_figure(table: pd.DataFrame, height: int = 360) -> go.Figure:
                          legend={"orientation": "h", "y": -0.2})
     figure.update_yaxes(title_text="test accuracy (%)", range=[0, 105])
     figure.update_xaxes(title_text="model")
-    return figure
+    return _readable(figure)
 
 
 def benchmark_model_ms(benchmark: Mapping | None) -> dict[str, float]:
@@ -529,7 +557,9 @@ def baseline_inputs(config: FeatureConfig, architecture: Sequence[Mapping] | Non
 def pipeline_dot(name: str, config: FeatureConfig, architecture: Sequence[Mapping] | None = None) -> str:
     """A Graphviz (DOT) drawing of one model's path from waveform to genre, from the real configuration.
 
-    Layer counts come from ``architecture`` (a ``training.json`` entry) when it is given.
+    Layer counts come from ``architecture`` (a ``training.json`` entry) when it is given. Every node has
+    the same width and no line (16 characters at most) is longer than it, so all three drawings are equally wide and Streamlit
+    scales them to the same, readable text size side by side.
     """
     def count(kind: str) -> int:
         return sum(1 for layer in architecture or [] if layer["type"] == kind)
@@ -538,24 +568,25 @@ def pipeline_dot(name: str, config: FeatureConfig, architecture: Sequence[Mappin
     if name == "baseline":
         hidden = max(count("Dense") - 1, 0)
         steps += [f"{baseline_inputs(config, architecture) or 'clip'} statistics\\n"
-                  f"of the whole {config.unit_samples / config.sample_rate:.0f} s",
+                  f"of the whole\\n{config.unit_samples / config.sample_rate:.0f} s clip",
                   f"{hidden or 'stacked'} dense layers"]
     else:
         hop_s = config.window_hop_columns / config.column_rate_hz
-        steps += [f"mel spectrogram\\n{config.n_mels} bands, {config.column_rate_hz:.1f} columns/s",
+        steps += [f"mel spectrogram\\n{config.n_mels} bands\\n{config.column_rate_hz:.1f} columns/s",
                   f"windows of {config.window_seconds:.1f} s\\none every {hop_s:.1f} s"]
         if name == "cnn":
             steps += [f"picture\\n{config.n_mels} × {config.window_columns}",
-                      f"{count('Conv2D') or 'stacked'} convolution blocks\\n(3 × 3 filters)", "average over time"]
+                      f"{count('Conv2D') or 'stacked'} convolution\\nblocks, 3 × 3", "average over\\ntime"]
         else:
             steps += [f"{config.window_columns} steps\\nof {config.n_mfcc} MFCCs",
                       f"{count('LSTM') or 'stacked'} LSTM layers\\n(with memory)"]
-        steps += ["genre per window", "average of windows"]
+        steps += ["genre per window", "average over\\nwindows"]
     steps.append(f"one of {len(GENRES)} genres")
     nodes = "\n".join(f'  s{index} [label="{label}"];' for index, label in enumerate(steps))
     edges = " -> ".join(f"s{index}" for index in range(len(steps)))
     return (f'digraph {name} {{\n  rankdir=TB;\n  node [shape=box, style="rounded,filled", fillcolor="#eef4fb", '
-            f'fontsize=18, fontname="Helvetica"];\n{nodes}\n  {edges};\n}}\n')
+            f'fontsize=24, fontname="Helvetica", width=3.1, margin="0.15,0.08"];\n'
+            f'{nodes}\n  {edges};\n}}\n')
 
 
 def lossy_table(evaluation: Mapping | None) -> pd.DataFrame:
@@ -570,8 +601,18 @@ def lossy_table(evaluation: Mapping | None) -> pd.DataFrame:
     } for name in subset["from_images"]["models"] if name in subset.get("from_mp3", {}).get("models", {})])
 
 
+NOT_MEASURED = "not measured"
+
+
+def _measured(value) -> str:
+    return NOT_MEASURED if value is None else f"{float(value):.1f}"
+
+
 def benchmark_table(benchmark: Mapping | None) -> pd.DataFrame:
-    """Serving cost from ``benchmark.json``: this app's path next to the common librosa + Keras way."""
+    """Serving cost from ``benchmark.json``: this app's path next to the common librosa + Keras way.
+
+    Display strings: numbers to one decimal, "not measured" where a side has no figure.
+    """
     if not benchmark:
         return pd.DataFrame(columns=["measure", "this app", "common way (librosa + Keras)"])
     ours, common = benchmark.get("ours", {}), benchmark.get("common", {})
@@ -585,7 +626,8 @@ def benchmark_table(benchmark: Mapping | None) -> pd.DataFrame:
     if "ten_minutes" in benchmark:
         table.append({"measure": "a 10-minute file, whole analysis (s)",
                       "this app": benchmark["ten_minutes"].get("seconds"), "common way (librosa + Keras)": None})
-    return pd.DataFrame(table)
+    return pd.DataFrame([{column: value if column == "measure" else _measured(value)
+                          for column, value in row.items()} for row in table])
 
 
 @dataclasses.dataclass(frozen=True)

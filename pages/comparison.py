@@ -19,7 +19,8 @@ trained, timed = report.training(artifacts_dir()), report.benchmark(artifacts_di
 # ----------------------------------------------------------------------------- state of the art
 st.header("Against published results")
 rows = comparison_table(report.comparison_rows(artifacts_dir()))
-st.dataframe(highlight_ours(rows), hide_index=True, column_config=HIDE_FLAG)
+# The whole table, every row and column, text wrapped: this product's rows visible without scrolling.
+st.table(highlight_ours(rows, keep_flag=False), hide_index=True)
 st.caption(
     "Highlighted rows were measured here. **FF**: the fault-filtered, artist-conditional split of Kereliuk, Sturm & "
     "Larsen (2015): no artist in two parts, repeated, mislabelled and distorted clips left out. **Random** splits "
@@ -86,7 +87,7 @@ else:
     missing("The trade-offs", "training.json")
 if timed:
     bench = benchmark_table(timed)
-    st.dataframe(bench.style.format(precision=1, na_rep="not measured"), hide_index=True)
+    st.dataframe(bench, hide_index=True)
     st.caption(f"Benchmark clip {timed.get('clip', '?')} on {timed.get('machine', 'the benchmark machine')}.")
 else:
     missing("Inference times", "benchmark.json")

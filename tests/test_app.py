@@ -540,7 +540,8 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
     assert without["ms per 30 s clip"].isna().all() and without["test accuracy (%)"].isna().all()
     assert figures.benchmark_model_ms(None) == {}
     bench = figures.benchmark_table(timed)
-    assert bench.iloc[0]["this app"] == 80.0 and bench.iloc[0]["common way (librosa + Keras)"] == 900.0
+    assert bench.iloc[0]["this app"] == "80.0" and bench.iloc[0]["common way (librosa + Keras)"] == "900.0"
+    assert bench.iloc[-1]["common way (librosa + Keras)"] == "not measured" and "None" not in bench.to_string()
     assert figures.benchmark_table(None).empty and figures.lossy_table(None).empty
     assert len(figures.lossy_table(evaluation)) == 3
 
@@ -548,7 +549,7 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
 def test_pipeline_drawing_uses_the_real_configuration():
     config = dataclasses.replace(CONFIG, n_mels=96, window_columns=24, n_mfcc=13)
     cnn = figures.pipeline_dot("cnn", config, [{"type": "Conv2D"}] * 4)
-    assert "96 bands" in cnn and "96 × 24" in cnn and "4 convolution blocks" in cnn and cnn.startswith("digraph")
+    assert "96 bands" in cnn and "96 × 24" in cnn and "4 convolution\\nblocks" in cnn and cnn.startswith("digraph")
     assert f"windows of {config.window_seconds:.1f} s" in cnn
     lstm = figures.pipeline_dot("lstm", config, [{"type": "LSTM"}] * 2)
     assert "of 13 MFCCs" in lstm and "24 steps" in lstm and "2 LSTM layers" in lstm
