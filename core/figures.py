@@ -226,8 +226,11 @@ def spectrogram_figure(db: np.ndarray, times_s: np.ndarray, config: FeatureConfi
         colour_title="dB", title=title, height=height, y_ticks=mel_ticks(config),
         hover="time %{x:.1f} s<br>mel band %{y}<br>%{z:.0f} dB<extra></extra>",
     )
-    if highlight_s is not None:
-        _shade(figure, highlight_s, outline=True)
+    if highlight_s is not None:  # an outline drawn as a trace: Streamlit's theme fills shapes opaquely
+        (start, end), top = highlight_s, db.shape[0] - 0.5
+        figure.add_trace(go.Scatter(x=[start, end, end, start, start], y=[-0.5, -0.5, top, top, -0.5],
+                                    mode="lines", line={"color": "white", "width": 3}, hoverinfo="skip",
+                                    showlegend=False))
     return figure
 
 
@@ -242,11 +245,8 @@ def mfcc_figure(mfcc: np.ndarray, times_s: np.ndarray, *, title: str | None = No
     )
 
 
-def _shade(figure: go.Figure, span_s: tuple[float, float], outline: bool = False) -> None:
-    if outline:
-        figure.add_vrect(x0=span_s[0], x1=span_s[1], line={"color": "white", "width": 3}, fillcolor="rgba(0,0,0,0)")
-    else:
-        figure.add_vrect(x0=span_s[0], x1=span_s[1], fillcolor="orange", opacity=0.3, line_width=0)
+def _shade(figure: go.Figure, span_s: tuple[float, float]) -> None:
+    figure.add_vrect(x0=span_s[0], x1=span_s[1], fillcolor="orange", opacity=0.3, line_width=0)
 
 
 def probability_figure(probabilities: np.ndarray, genres: Sequence[str] = GENRES, *, title: str | None = None,
