@@ -130,3 +130,21 @@ def test_retraining_some_models_keeps_the_others_entries(tmp_path):
     assert _kept_models(path, "filtered", 0, ["lstm"]) == {"cnn": {"best_epoch": 3}}
     assert _kept_models(path, "filtered", 1, ["lstm"]) == {}          # another seed: nothing carried over
     assert _kept_models(tmp_path / "missing.json", "filtered", 0, ["lstm"]) == {}
+
+
+def test_training_is_reproducible_with_a_fixed_seed():
+    """Same data, same seed: the same history and the same weights."""
+    import dataclasses
+
+    from core.inputs import Normalisation
+    from core.train import Split, train_window_model
+
+    rng = np.random.default_rng(5)
+    clips = [f"{genre}/{genre}.0000{i}" for genre in GENRES for i in range(2)]
+    levels = [rng.integers(0, 256, size=(CONFIG.n_mels, 80), dtype=np.uint8) for _ in clips]
+    split = Split(clips, levels, np.zeros((len(clips), 1)), CONFIG)
+    norm = Normalisation.fit(split.db, np.zeros((len(clips), 1)), CONFIG)
+    settings = dataclasses.replace(SETTINGS, max_epochs=2, windows_per_clip=2)
+    runs = [train_window_model("lstm", split, split, norm, CONFIG, settings, seed=3) for _ in range(2)]
+    assert [r["loss"] for r in runs[0][1]] == [r["loss"] for r in runs[1][1]]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][0].get_weights(), runs[1][0].get_weights()))
