@@ -17,7 +17,7 @@ import numpy as np
 from core.audio import DecodedAudio
 from core.config import GENRES, FeatureConfig
 from core.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
-from core.models import MODEL_NAMES, MODEL_TITLES
+from core.models import MODEL_NAMES
 from core.representation import stft, unit_bounds, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
@@ -40,10 +40,6 @@ class ModelPrediction:
     def confidence(self) -> float:
         return float(self.probabilities.max())
 
-    @property
-    def title(self) -> str:
-        return MODEL_TITLES[self.model]
-
     def ranked(self) -> list[tuple[str, float]]:
         """Genres from most to least likely."""
         order = np.argsort(-self.probabilities)
@@ -62,10 +58,6 @@ class Analysis:
     truncated: bool
     notices: tuple[str, ...]
     feature_seconds: float             # representation of every unit
-
-    @property
-    def models_agree(self) -> bool:
-        return len({prediction.genre for prediction in self.predictions.values()}) == 1
 
 
 class GenreClassifier:
