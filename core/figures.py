@@ -9,6 +9,7 @@ types in a measured figure: numbers come from the arguments.
 from __future__ import annotations
 
 import dataclasses
+import html
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -554,39 +555,47 @@ def baseline_inputs(config: FeatureConfig, architecture: Sequence[Mapping] | Non
     return len(getattr(config, "baseline_features", ())) or None
 
 
-def pipeline_dot(name: str, config: FeatureConfig, architecture: Sequence[Mapping] | None = None) -> str:
-    """A Graphviz (DOT) drawing of one model's path from waveform to genre, from the real configuration.
+def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapping] | None = None) -> list[str]:
+    """One model's path from waveform to genre, step by step, from the real configuration.
 
-    Layer counts come from ``architecture`` (a ``training.json`` entry) when it is given. Every node has
-    the same width and no line (16 characters at most) is longer than it, so all three drawings are equally wide and Streamlit
-    scales them to the same, readable text size side by side.
+    Layer counts come from ``architecture`` (a ``training.json`` entry) when it is given. A step's
+    lines are separated by newlines.
     """
     def count(kind: str) -> int:
         return sum(1 for layer in architecture or [] if layer["type"] == kind)
 
-    steps = [f"waveform\\n{config.sample_rate:,} numbers/s"]
+    steps = [f"waveform\n{config.sample_rate:,} numbers/s"]
     if name == "baseline":
         hidden = max(count("Dense") - 1, 0)
-        steps += [f"{baseline_inputs(config, architecture) or 'clip'} statistics\\n"
-                  f"of the whole\\n{config.unit_samples / config.sample_rate:.0f} s clip",
+        steps += [f"{baseline_inputs(config, architecture) or 'clip'} statistics\n"
+                  f"of the whole {config.unit_samples / config.sample_rate:.0f} s clip",
                   f"{hidden or 'stacked'} dense layers"]
     else:
         hop_s = config.window_hop_columns / config.column_rate_hz
-        steps += [f"mel spectrogram\\n{config.n_mels} bands\\n{config.column_rate_hz:.1f} columns/s",
-                  f"windows of {config.window_seconds:.1f} s\\none every {hop_s:.1f} s"]
+        steps += [f"mel spectrogram\n{config.n_mels} bands, {config.column_rate_hz:.1f} columns/s",
+                  f"windows of {config.window_seconds:.1f} s\none every {hop_s:.1f} s"]
         if name == "cnn":
-            steps += [f"picture\\n{config.n_mels} × {config.window_columns}",
-                      f"{count('Conv2D') or 'stacked'} convolution\\nblocks, 3 × 3", "average over\\ntime"]
+            steps += [f"picture\n{config.n_mels} × {config.window_columns}",
+                      f"{count('Conv2D') or 'stacked'} convolution blocks\n3 × 3 filters", "average over time"]
         else:
-            steps += [f"{config.window_columns} steps\\nof {config.n_mfcc} MFCCs",
-                      f"{count('LSTM') or 'stacked'} LSTM layers\\n(with memory)"]
-        steps += ["genre per window", "average over\\nwindows"]
+            steps += [f"{config.window_columns} steps\nof {config.n_mfcc} MFCCs",
+                      f"{count('LSTM') or 'stacked'} LSTM layers\n(with memory)"]
+        steps += ["genre per window", "average over windows"]
     steps.append(f"one of {len(GENRES)} genres")
-    nodes = "\n".join(f'  s{index} [label="{label}"];' for index, label in enumerate(steps))
-    edges = " -> ".join(f"s{index}" for index in range(len(steps)))
-    return (f'digraph {name} {{\n  rankdir=TB;\n  node [shape=box, style="rounded,filled", fillcolor="#eef4fb", '
-            f'fontsize=24, fontname="Helvetica", width=3.1, margin="0.15,0.08"];\n'
-            f'{nodes}\n  {edges};\n}}\n')
+    return steps
+
+
+def pipeline_html(steps: Sequence[str]) -> str:
+    """Steps as a column of boxes joined by arrows, in HTML, so the text is as large as the page's.
+
+    (Streamlit scales a Graphviz drawing down to its column, which made the labels too small for a
+    projector.)
+    """
+    boxes = [f'<div style="border:1px solid #9bb3cf; border-radius:10px; background:#eef4fb; padding:0.35rem 0.5rem; '
+             f'text-align:center; font-size:1.2rem; line-height:1.35; color:#1f2937;">'
+             f'{"<br>".join(html.escape(line) for line in step.splitlines())}</div>' for step in steps]
+    arrow = '<div style="text-align:center; font-size:1.3rem; line-height:1.4; color:#4b5563;" aria-hidden="true">↓</div>'
+    return f'<div role="list">{arrow.join(boxes)}</div>'
 
 
 def lossy_table(evaluation: Mapping | None) -> pd.DataFrame:

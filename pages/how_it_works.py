@@ -5,7 +5,7 @@ import streamlit as st
 from core import report
 from core.examples import example_clips
 from core.figures import (
-    clip_db, heatmap_figure, mel_ticks, pipeline_dot, probability_figure, spectrogram_figure, waveform_figure,
+    clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure, spectrogram_figure, waveform_figure,
     baseline_inputs, short_title, window_inputs,
 )
 from core.models import MODEL_TITLES
@@ -112,5 +112,4 @@ st.header("The whole path, model by model")
 for column, name in zip(st.columns(len(analysis.predictions)), analysis.predictions):
     with column:
         st.subheader(MODEL_TITLES[name])
-        st.graphviz_chart(pipeline_dot(name, config, trained["models"].get(name, {}).get("architecture")),
-                          width="stretch")
+        st.html(pipeline_html(pipeline_steps(name, config, trained["models"].get(name, {}).get("architecture"))))

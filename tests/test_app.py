@@ -298,7 +298,8 @@ def test_how_it_works_shows_the_inputs_of_the_chosen_window(classifier):
     slider.set_value(slider.min).run()
     assert not at.exception
     assert plotly_count(at) == 6            # waveform, spectrogram, CNN and LSTM inputs, two window answers
-    assert len(at.get("graphviz_chart")) == len(classifier.model_names)
+    diagrams = [element.proto.body for element in at.get("html") if "role=\"list\"" in element.proto.body]
+    assert len(diagrams) == len(classifier.model_names)
     assert f"{classifier.config.n_mels} mel bands" in texts(at)
 
 
@@ -548,15 +549,21 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
 
 def test_pipeline_drawing_uses_the_real_configuration():
     config = dataclasses.replace(CONFIG, n_mels=96, window_columns=24, n_mfcc=13)
-    cnn = figures.pipeline_dot("cnn", config, [{"type": "Conv2D"}] * 4)
-    assert "96 bands" in cnn and "96 × 24" in cnn and "4 convolution\\nblocks" in cnn and cnn.startswith("digraph")
-    assert f"windows of {config.window_seconds:.1f} s" in cnn
-    lstm = figures.pipeline_dot("lstm", config, [{"type": "LSTM"}] * 2)
-    assert "of 13 MFCCs" in lstm and "24 steps" in lstm and "2 LSTM layers" in lstm
+    cnn = figures.pipeline_steps("cnn", config, [{"type": "Conv2D"}] * 4)
+    assert "picture\n96 × 24" in cnn and "4 convolution blocks\n3 × 3 filters" in cnn
+    assert any("96 bands" in step for step in cnn) and cnn[-1] == "one of 10 genres"
+    assert f"windows of {config.window_seconds:.1f} s" in cnn[2]
+    lstm = figures.pipeline_steps("lstm", config, [{"type": "LSTM"}] * 2)
+    assert "24 steps\nof 13 MFCCs" in lstm and "2 LSTM layers\n(with memory)" in lstm
     architecture = [{"type": "InputLayer", "output_shape": [None, 41]}] + [{"type": "Dense"}] * 4
-    baseline = figures.pipeline_dot("baseline", config, architecture)
-    assert "41 statistics" in baseline and "3 dense layers" in baseline
+    baseline = figures.pipeline_steps("baseline", config, architecture)
+    assert baseline[1].startswith("41 statistics") and "3 dense layers" in baseline
     assert figures.baseline_inputs(config, architecture) == 41
+
+
+def test_pipeline_html_escapes_and_keeps_every_step():
+    page = figures.pipeline_html(["a <b>\nsecond line", "genre"])
+    assert page.count("↓") == 1 and "a &lt;b&gt;<br>second line" in page and "<b>" not in page
 
 
 def test_window_inputs_are_what_the_models_read(classifier):
