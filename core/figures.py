@@ -327,7 +327,11 @@ def agreement_sentences(predictions: Mapping[str, object], low: float = LOW_CONF
         sentences.append(f"All {len(genres)} models agree: **{genre}**." if len(genres) > 1
                          else f"The model says **{genre}**.")
     else:
-        opinions = "; ".join(f"the {short_title(name)} says **{genre}**" for name, genre in genres.items())
+        backers: dict[str, list[str]] = {}
+        for name, genre in genres.items():
+            backers.setdefault(genre, []).append(f"the {short_title(name)}")
+        opinions = "; ".join(f"{' and '.join(names)} {'say' if len(names) > 1 else 'says'} **{genre}**"
+                             for genre, names in backers.items())
         sentences.append(f"The models disagree: {opinions}.")
     for name, prediction in predictions.items():
         (first, p_first), (second, p_second) = prediction.ranked()[:2]

@@ -469,6 +469,9 @@ def test_agreement_sentences_in_plain_words():
     sentences = " ".join(figures.agreement_sentences(disagree))
     assert not figures.is_clear(disagree)
     assert "disagree" in sentences and "LSTM is unsure" in sentences and "none of these" in sentences
+    two_to_one = dict(disagree, baseline=FakePrediction(peaked("blues", 0.6)))
+    assert figures.agreement_sentences(two_to_one)[0] == (
+        "The models disagree: the CNN says **jazz**; the LSTM and the feature baseline say **blues**.")
     close = np.full(10, 0.02)
     close[GENRES.index("pop")], close[GENRES.index("disco")] = 0.45, 0.39
     hesitant = {"cnn": FakePrediction(close / close.sum())}
