@@ -353,6 +353,11 @@ def agreement_sentences(predictions: Mapping[str, object], low: float = LOW_CONF
     return sentences
 
 
+def split_name(split: str) -> str:
+    """The protocol of ``training.json``'s ``split`` in a few words."""
+    return {"filtered": "fault-filtered, artist-conditional", "random": "random track-level"}.get(split, split)
+
+
 def split_description(split: str) -> str:
     """The test protocol of ``evaluation.json``'s ``split`` in words, for a caption."""
     return {
@@ -385,8 +390,10 @@ def history_figure(history: Sequence[Mapping[str, float]], best_epoch: int | Non
     if best_epoch is not None:
         for column in (1, 2):
             figure.add_vline(x=best_epoch, line_dash="dot", line_color="grey", row=1, col=column)
-        figure.add_annotation(x=best_epoch, y=1.0, yref="y2 domain", xref="x2", text="kept", showarrow=False,
-                              yanchor="bottom")
+        # Low in the accuracy panel, right of the line: the curves are high there, and the panel's
+        # title is not.
+        figure.add_annotation(x=best_epoch, y=0.02, yref="y2 domain", xref="x2", text=f"kept: epoch {best_epoch}",
+                              showarrow=False, xanchor="left", yanchor="bottom", xshift=4)
     figure.update_xaxes(title_text="epoch")
     figure.update_yaxes(title_text="categorical cross-entropy", row=1, col=1)
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=2)

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from core import report
-from core.figures import architecture_table, confusion_figure, history_figure, per_genre_table, settings_table
+from core.figures import (
+    architecture_table, confusion_figure, history_figure, per_genre_table, settings_table, split_name,
+)
 from core.models import MODEL_TITLES
 from pages._common import artifacts_dir, chart, missing
 
@@ -16,7 +18,7 @@ if not trained:
 
 data = trained.get("data", {})
 st.markdown(
-    f"Trained on the **{trained['split']}** split from the GTZAN {trained.get('source', 'data')}: "
+    f"Trained on the **{split_name(trained['split'])}** split from the GTZAN {trained.get('source', 'data')}: "
     f"{data.get('train_clips', '?')} training clips; every choice (the epoch kept, the settings) was made on "
     f"{data.get('valid_clips', '?')} validation clips. "
     + (f"The test list ({scores['test']['clips']} clips) was used once, for the confusion matrices below."

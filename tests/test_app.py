@@ -191,6 +191,7 @@ def test_training_and_comparison_draw_every_figure(complete_artifacts, use_artif
     assert plotly_count(training) == 2 * len(trained["models"])       # learning curves + confusion matrix
     assert len(training.dataframe) == len(trained["models"])          # per genre
     assert len(training.table) == 2 * len(trained["models"])          # architecture, settings
+    assert figures.split_name(trained["split"]) in texts(training)
     comparison = run_page("pages/comparison.py")
     assert plotly_count(comparison) == 1
     assert "Sturm" in texts(comparison) and "leaky" in texts(comparison)
@@ -481,6 +482,7 @@ def test_agreement_sentences_in_plain_words():
 def test_split_description_names_the_protocol():
     assert "fault-filtered" in figures.split_description("filtered")
     assert "inflated" in figures.split_description("random")
+    assert figures.split_name("filtered") == "fault-filtered, artist-conditional"
 
 
 def test_window_votes():
