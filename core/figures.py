@@ -589,8 +589,10 @@ def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapp
             steps += [f"picture\n{config.n_mels} × {config.window_columns}",
                       f"{count('Conv2D') or 'stacked'} convolution blocks\n3 × 3 filters", "average over time"]
         else:
-            steps += [f"{config.window_columns} steps\nof {config.n_mfcc} MFCCs",
-                      f"{count('LSTM') or 'stacked'} LSTM layers\n(with memory)"]
+            steps.append(f"{config.window_columns} steps\nof {config.n_mfcc} MFCCs")
+            if count("Conv1D"):
+                steps.append("short patterns\n(a convolution over time)")
+            steps.append(f"{count('LSTM') or 'stacked'} LSTM layers\n(with memory)")
         steps += ["genre per window", "average over windows"]
     steps.append(f"one of {len(GENRES)} genres")
     return steps

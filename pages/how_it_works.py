@@ -83,7 +83,8 @@ with cnn_column:
 with lstm_column:
     st.subheader("The LSTM reads a sequence")
     st.markdown(f"- **{config.n_mfcc} MFCCs** per column: a summary of the spectrum's shape (the timbre).\n"
-                f"- It reads the **{config.window_columns} columns one after another**.\n"
+                "- A small convolution first turns every column and its neighbours into short patterns.\n"
+                f"- The LSTM reads them **column after column**, {config.window_columns} in all.\n"
                 "- A **memory** carries what it heard so far: it notices what changes and what repeats.")
     chart(heatmap_figure(inputs.lstm, inputs.times_s, list(range(config.n_mfcc)), x_title="time (s): reading order",
                          y_title="MFCC coefficient", colour_title="standardised",

@@ -558,8 +558,9 @@ def test_pipeline_drawing_uses_the_real_configuration():
     assert "picture\n96 × 24" in cnn and "4 convolution blocks\n3 × 3 filters" in cnn
     assert any("96 bands" in step for step in cnn) and cnn[-1] == "one of 10 genres"
     assert f"windows of {config.window_seconds:.1f} s" in cnn[2]
-    lstm = figures.pipeline_steps("lstm", config, [{"type": "LSTM"}] * 2)
+    lstm = figures.pipeline_steps("lstm", config, [{"type": "Conv1D"}] + [{"type": "LSTM"}] * 2)
     assert "24 steps\nof 13 MFCCs" in lstm and "2 LSTM layers\n(with memory)" in lstm
+    assert lstm.index("short patterns\n(a convolution over time)") == lstm.index("2 LSTM layers\n(with memory)") - 1
     architecture = [{"type": "InputLayer", "output_shape": [None, 41]}] + [{"type": "Dense"}] * 4
     baseline = figures.pipeline_steps("baseline", config, architecture)
     assert baseline[1].startswith("41 statistics") and "3 dense layers" in baseline
