@@ -604,10 +604,12 @@ def pipeline_html(steps: Sequence[str]) -> str:
     (Streamlit scales a Graphviz drawing down to its column, which made the labels too small for a
     projector.)
     """
-    boxes = [f'<div style="border:1px solid #9bb3cf; border-radius:10px; background:#eef4fb; padding:0.35rem 0.5rem; '
-             f'text-align:center; font-size:1.2rem; line-height:1.35; color:#1f2937;">'
-             f'{"<br>".join(html.escape(line) for line in step.splitlines())}</div>' for step in steps]
-    arrow = '<div style="text-align:center; font-size:1.3rem; line-height:1.4; color:#4b5563;" aria-hidden="true">↓</div>'
+    box_style = ("border:1px solid #9bb3cf; border-radius:10px; background:#eef4fb; padding:0.35rem 0.5rem; "
+                 "text-align:center; font-size:1.2rem; line-height:1.35; color:#1f2937;")
+    boxes = [f'<div style="{box_style}">{"<br>".join(html.escape(line) for line in step.splitlines())}</div>'
+             for step in steps]
+    arrow = ('<div style="text-align:center; font-size:1.3rem; line-height:1.4; color:#4b5563;" '
+             'aria-hidden="true">↓</div>')
     return f'<div role="list">{arrow.join(boxes)}</div>'
 
 

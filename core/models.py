@@ -72,7 +72,7 @@ def build_lstm(config: FeatureConfig, settings: TrainingSettings, front_filters=
 
     The convolution (3 columns, about 0.3 s) turns each MFCC frame and its neighbours into local
     patterns before the LSTMs read them in order; on the validation list it lifted the LSTM by about
-    3 points (two seeds).
+    3 points (three seeds, ``core.train.model_settings``).
     """
     import keras
     from keras import layers

@@ -5,8 +5,8 @@ import streamlit as st
 from core import report
 from core.examples import example_clips
 from core.figures import (
-    clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure, spectrogram_figure, waveform_figure,
-    baseline_inputs, short_title, window_inputs,
+    baseline_inputs, clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure,
+    short_title, spectrogram_figure, waveform_figure, window_inputs,
 )
 from core.models import MODEL_TITLES
 from pages._common import COMMANDS, artifacts_dir, chart, classifier, example_view
