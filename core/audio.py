@@ -92,6 +92,21 @@ _READABLE = (
     (0, b"RIFF", "WAV"), (0, b"RF64", "WAV"), (0, b"fLaC", "FLAC"), (0, b"OggS", "Ogg"),
     (0, b"FORM", "AIFF"), (0, b".snd", "AU"), (0, b"ID3", "MP3"),
 )
+# MPEG audio frame headers. Version bits: 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5 (1 is reserved); layer
+# bits: 3 = Layer I, 2 = Layer II, 1 = Layer III (0 is reserved). Bitrates in kbit/s for indexes 1-14,
+# by (is MPEG-1, layer bits); sample rates of MPEG-1, halved for MPEG-2 and quartered for MPEG-2.5.
+MPEG_FRAMES_TO_CONFIRM = 3
+_MPEG2_KBPS = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
+_MPEG_KBPS = {
+    (True, 3): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 1): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 3): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): _MPEG2_KBPS,
+    (False, 1): _MPEG2_KBPS,
+}
+_MPEG_RATES = (44100, 48000, 32000)
+_MPEG_RATE_SHIFT = {3: 0, 2: 1, 0: 2}
 # WAV codec tags libsndfile does not decode.
 _WAV_CODECS = {0x55: "MP3-in-WAV", 0xFF: "AAC-in-WAV", 0x1610: "AAC-in-WAV", 0x161: "WMA-in-WAV",
                0x162: "WMA-in-WAV", 0x2000: "AC-3-in-WAV", 0x2001: "DTS-in-WAV"}
@@ -182,7 +197,7 @@ def _unreadable(head: bytes) -> AudioError:
     not_audio = _match(head, _NOT_AUDIO) or ("text" if _is_text(head) else None)
     if not_audio:
         return NotAudioError(f"This file is {not_audio}, not audio.")
-    readable = _match(head, _READABLE) or _mpeg_sync(head)
+    readable = _match(head, _READABLE) or _mpeg_frames(head)
     if readable:
         return CorruptAudioError(f"This file looks like {readable} audio, but it is damaged and cannot be read.")
     return NotAudioError(f"This file is not in an audio format we recognise; {_CONVERT}.")
@@ -206,9 +221,44 @@ def _adts(head: bytes) -> str | None:
     return "AAC" if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0 else None
 
 
-def _mpeg_sync(head: bytes) -> str | None:
-    """'MP3' when ``head`` starts with an MPEG audio frame sync word."""
-    return "MP3" if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 else None
+def _mpeg_frames(head: bytes) -> str | None:
+    """'MP3' when ``head`` starts with a run of real MPEG audio frames, else None.
+
+    An 11-bit sync word alone starts one random file in 2048, so it proves nothing: the first
+    ``MPEG_FRAMES_TO_CONFIRM`` frames (as many as ``head`` holds, for a file cut shorter) must each
+    have a valid header, agree in version, layer and sample rate, and start exactly where the frame
+    before them ends.
+    """
+    offset, kind = 0, None
+    for _ in range(MPEG_FRAMES_TO_CONFIRM):
+        if offset + 4 > len(head):
+            break
+        frame = _mpeg_frame(head, offset)
+        if frame is None or kind not in (None, frame[0]):
+            return None
+        kind, offset = frame[0], offset + frame[1]
+    return "MP3" if kind else None
+
+
+def _mpeg_frame(data: bytes, offset: int) -> tuple[tuple[int, int, int], int] | None:
+    """((version, layer, sample rate), frame length in bytes) of the MPEG audio frame header at
+    ``offset``, or None when there is none (no sync word, a reserved field or a free-format bitrate)."""
+    if offset + 4 > len(data) or data[offset] != 0xFF or data[offset + 1] & 0xE0 != 0xE0:
+        return None
+    version, layer = (data[offset + 1] >> 3) & 3, (data[offset + 1] >> 1) & 3
+    bitrate_index, rate_index = data[offset + 2] >> 4, (data[offset + 2] >> 2) & 3
+    padding, emphasis = (data[offset + 2] >> 1) & 1, data[offset + 3] & 3
+    if version == 1 or layer == 0 or bitrate_index in (0, 15) or rate_index == 3 or emphasis == 2:
+        return None
+    bitrate = _MPEG_KBPS[(version == 3, layer)][bitrate_index - 1] * 1000
+    rate = _MPEG_RATES[rate_index] >> _MPEG_RATE_SHIFT[version]
+    if layer == 3:                                # Layer I counts in 4-byte slots of 384 samples
+        length = (12 * bitrate // rate + padding) * 4
+    elif layer == 1 and version != 3:             # Layer III of MPEG-2/2.5: 576 samples a frame
+        length = 72 * bitrate // rate + padding
+    else:                                         # 1152 samples a frame
+        length = 144 * bitrate // rate + padding
+    return (version, layer, rate), length
 
 
 def _is_text(head: bytes) -> bool:

@@ -150,10 +150,14 @@ def _float_wav_with(value: float) -> bytes:
     return encode(signal, 22050, "WAV", "FLOAT")
 
 
-def _random_bytes(seed: int, size: int = 20_000) -> bytes:
-    data = bytearray(np.random.default_rng(seed).bytes(size))
-    data[0] = 0x5A            # not 0xFF: random bytes that start like an MPEG frame count as a damaged MP3
-    return bytes(data)
+def _random_bytes(seed: int, size: int = 20_000, start: bytes = b"") -> bytes:
+    """``size`` bytes: ``start``, then random bytes from ``seed`` (seed 1's start with an MPEG sync word)."""
+    return (start + np.random.default_rng(seed).bytes(size))[:size]
+
+
+def _mp3_cut(size: int) -> bytes:
+    """The first ``size`` bytes of a 2 s MP3: a few frames, too few for libsndfile to open."""
+    return encode(music(2.0, 44100, 2), 44100, "MP3", "MPEG_LAYER_III")[:size]
 
 
 def _ok(name, make, file_name, rate, channels, duration_s, format, tolerance=2, notice=False) -> Case:
@@ -236,6 +240,11 @@ def _cases() -> list[Case]:
         _bad("empty", lambda: b"", EmptyFileError, "empty.wav"),
         _bad("random_bytes", lambda: _random_bytes(0), NotAudioError, "noise.wav"),
         _bad("random_bytes_2", lambda: _random_bytes(1), NotAudioError, "noise.mp3"),
+        # A valid MP3 frame header followed by noise: no second frame where the first one ends.
+        _bad("random_bytes_mp3_header", lambda: _random_bytes(2, start=bytes.fromhex("fffb9044")), NotAudioError,
+             "noise.wav"),
+        _bad("mp3_cut_in_first_frame", lambda: _mp3_cut(100), CorruptAudioError, "cut.mp3"),
+        _bad("mp3_cut_after_two_frames", lambda: _mp3_cut(1000), CorruptAudioError, "cut_later.mp3"),
         _bad("text_renamed_wav", lambda: b"Track list:\n1. Intro\n2. Verse\n" * 50, NotAudioError, "notes.wav"),
         _bad("utf8_text", lambda: "Chanson française, ½ tempo — ♪\n".encode() * 40, NotAudioError, "lyrics.mp3"),
         _bad("png_image", lambda: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(2000), NotAudioError, "cover.wav"),

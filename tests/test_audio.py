@@ -236,6 +236,19 @@ def test_error_messages_name_what_is_wrong():
     assert messages["empty"] == "The file is empty."
 
 
+@pytest.mark.parametrize("name", ["random_bytes", "random_bytes_2", "random_bytes_mp3_header"])
+def test_random_bytes_are_not_audio_even_when_they_start_like_mp3(name):
+    """Noise that starts with an MPEG sync word or even a whole frame header is no damaged MP3."""
+    assert CASES[name].file_name.endswith((".wav", ".mp3"))
+    assert _message(name) == ("This file is not in an audio format we recognise; "
+                              "please convert it to WAV, FLAC, MP3 or Ogg.")
+
+
+@pytest.mark.parametrize("name", ["mp3_cut_in_first_frame", "mp3_cut_after_two_frames"])
+def test_a_real_mp3_cut_short_is_a_damaged_mp3(name):
+    assert _message(name) == "This file looks like MP3 audio, but it is damaged and cannot be read."
+
+
 def _message(name: str) -> str:
     with pytest.raises(AudioError) as caught:
         decode(corpus_bytes(name))
