@@ -96,3 +96,38 @@ class FeatureConfig:
     @classmethod
     def load(cls, path: str | Path) -> "FeatureConfig":
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedConfig:
+    """Input of the pretrained musicnn MSD tagger (Pons & Serra 2019): log-compressed mel patches.
+
+    The settings of musicnn's ``extractor.batch_data``: ``librosa.load`` at 16 kHz, then
+    ``librosa.feature.melspectrogram`` with these FFT and mel settings (librosa defaults otherwise:
+    centred frames, periodic Hann window, power 2, Slaney mel scale and normalisation), then
+    ``log10(log_gain * mel + 1)``. One patch is 187 frames, 3 s.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 256
+    n_mels: int = 96
+    fmin: float = 0.0
+    fmax: float = 8000.0
+    # How centred frames are padded at the ends: librosa >= 0.10 pads with zeros (the extractor with
+    # today's librosa); the librosa 0.6-0.7 of musicnn's time reflected. Only the first and last
+    # frame of a signal differ.
+    pad_mode: str = "constant"
+    log_gain: float = 10000.0
+    patch_frames: int = 187
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PretrainedConfig":
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown pretrained-input configuration keys: {sorted(unknown)}")
+        return cls(**values)

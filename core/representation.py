@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from core.config import FeatureConfig
+from core.config import FeatureConfig, PretrainedConfig
 
 # A unit up to this many times the reference length is analysed whole, like a GTZAN clip
 # (29.98 s to 30.65 s); a longer signal is cut into reference-length units.
@@ -73,11 +73,14 @@ def _hann_window(n_fft: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- spectrogram
-def frames(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Centred analysis frames (frames x n_fft, a read-only float32 view), reflect-padded like librosa 0.7."""
+def frames(samples: np.ndarray, config: FeatureConfig | PretrainedConfig, pad_mode: str = "reflect") -> np.ndarray:
+    """Centred analysis frames (frames x n_fft, a read-only float32 view), reflect-padded like librosa 0.7.
+
+    ``pad_mode="constant"`` pads with zeros instead, as librosa 0.10 and later do by default.
+    """
     samples = np.asarray(samples, dtype=np.float32)
     pad = config.n_fft // 2
-    padded = np.pad(samples, pad, mode="reflect")
+    padded = np.pad(samples, pad, mode=pad_mode)
     n_frames = 1 + (len(padded) - config.n_fft) // config.hop_length
     return np.lib.stride_tricks.as_strided(
         padded,
@@ -87,12 +90,12 @@ def frames(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     )
 
 
-def stft(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def stft(samples: np.ndarray, config: FeatureConfig | PretrainedConfig, pad_mode: str = "reflect") -> np.ndarray:
     """Complex spectra of the Hann-windowed frames (frames x bins, complex64).
 
-    The numbers of ``librosa.stft(y, pad_mode='reflect').T``: float64 FFTs rounded to complex64.
+    The numbers of ``librosa.stft(y, pad_mode=pad_mode).T``: float64 FFTs rounded to complex64.
     """
-    framed = frames(samples, config)
+    framed = frames(samples, config, pad_mode)
     window = _hann_window(config.n_fft)
     spectrum = np.empty((len(framed), config.n_fft // 2 + 1), dtype=np.complex64)
     block = 256  # bounded temporaries: a 10-minute file never materialises all frames in float64
@@ -101,7 +104,8 @@ def stft(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return spectrum
 
 
-def mel_power(samples: np.ndarray, config: FeatureConfig, spectrum: np.ndarray | None = None) -> np.ndarray:
+def mel_power(samples: np.ndarray, config: FeatureConfig | PretrainedConfig,
+              spectrum: np.ndarray | None = None) -> np.ndarray:
     """Mel power spectrogram (n_mels x frames, float32) with centred, reflect-padded frames.
 
     ``spectrum`` is the samples' ``stft`` when the caller already has it (the baseline's statistics

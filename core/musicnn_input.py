@@ -1,0 +1,73 @@
+"""Audio to the input of the pretrained musicnn tagger, in plain NumPy (and soxr).
+
+musicnn (Pons & Serra 2019) reads 3 s patches of a 96-band log-compressed mel spectrogram at 16 kHz:
+its extractor runs ``librosa.load(path, sr=16000)``, ``librosa.feature.melspectrogram`` with a
+512-point FFT and a hop of 256, and ``log10(10000 * mel + 1)``. This module computes the same
+numbers without librosa or TensorFlow, so serving stays light; ``tests/test_musicnn.py`` checks it
+against librosa.
+
+One deliberate difference: the extractor casts the mel spectrogram to float16 before the logarithm.
+Under NumPy 2, ``10000 * x`` then stays float16 and overflows to ``inf`` for loud bands (NumPy 1's
+value-based casting computed it in float32), so the mel spectrogram stays float32 here. That also
+skips the float16 rounding of the mel values, which moved the logarithm by up to about 2e-4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+from core.config import PretrainedConfig
+from core.representation import fit_columns, mel_power, stft
+
+RESAMPLE_QUALITY = "HQ"   # soxr quality of librosa.load's default res_type "soxr_hq"
+
+
+def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Mono float32 samples at ``target_rate``, as ``librosa.resample(res_type="soxr_hq")`` gives them.
+
+    Like librosa, the result is cut or zero-padded to ``ceil(len(samples) * target_rate / source_rate)``.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if source_rate == target_rate:
+        return samples
+    resampled = soxr.resample(samples, source_rate, target_rate, quality=RESAMPLE_QUALITY)
+    length = int(np.ceil(len(samples) * target_rate / source_rate))
+    return np.pad(resampled[:length], (0, max(0, length - len(resampled))))
+
+
+def log_mel(samples: np.ndarray, source_rate: int, config: PretrainedConfig = PretrainedConfig()) -> np.ndarray:
+    """Log-compressed mel spectrogram (frames x n_mels, float32) of mono samples at any rate.
+
+    Resampled to ``config.sample_rate``, centred frames padded with ``config.pad_mode``, periodic
+    Hann window, power spectrum, Slaney mel filters, then ``log10(log_gain * mel + 1)`` in float32.
+    """
+    resampled = resample(samples, source_rate, config.sample_rate)
+    spectrum = stft(resampled, config, config.pad_mode)
+    mel = mel_power(resampled, config, spectrum).T
+    return np.log10(np.float32(config.log_gain) * mel + np.float32(1.0))
+
+
+def patch_starts(n_frames: int, n_patches: int | None, hop_frames: int, patch_frames: int) -> np.ndarray:
+    """First frame of each patch.
+
+    Without ``n_patches``: every ``hop_frames`` frames, as long as a whole patch fits (musicnn's
+    extractor, whose default hop is one patch: the tail shorter than a patch is left out). With
+    ``n_patches``: that many starts spread evenly from the first frame to the last whole patch.
+    """
+    last = max(n_frames - patch_frames, 0)
+    if n_patches is None:
+        return np.arange(0, last + 1, hop_frames)
+    return np.round(np.linspace(0, last, n_patches)).astype(int)
+
+
+def patches(log_mel: np.ndarray, n_patches: int | None = None, hop_frames: int = PretrainedConfig.patch_frames,
+            patch_frames: int = PretrainedConfig.patch_frames) -> np.ndarray:
+    """Patches of a log-mel spectrogram (frames x n_mels) for the model: (patches, patch_frames, n_mels).
+
+    A spectrogram shorter than one patch is looped along time to fill one, as
+    ``core.representation.fit_columns`` does for the genre models.
+    """
+    filled = fit_columns(log_mel.T, patch_frames).T
+    starts = patch_starts(len(filled), n_patches, hop_frames, patch_frames)
+    return np.ascontiguousarray(np.stack([filled[start:start + patch_frames] for start in starts]), dtype=np.float32)

@@ -1,0 +1,99 @@
+"""The pretrained musicnn tagger: NumPy front end equal to musicnn's librosa one, LiteRT port equal to
+the original TensorFlow 1 graph (``tests/data/musicnn_reference.npz``, written by
+``python -m core.musicnn_port``), and a serving path without TensorFlow or librosa."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.audio import decode
+from core.config import PretrainedConfig
+from core.musicnn_input import log_mel, patch_starts, patches
+
+ROOT = Path(__file__).resolve().parents[1]
+TFLITE = ROOT / "artifacts" / "musicnn.tflite"
+DESCRIPTION = ROOT / "artifacts" / "musicnn.json"
+REFERENCE = ROOT / "tests" / "data" / "musicnn_reference.npz"
+CLIP = ROOT / "artifacts" / "examples" / "blues.00012.mp3"
+CONFIG = PretrainedConfig()
+
+
+def _interpreter():
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(TFLITE), num_threads=2)
+
+
+def _run(interpreter, batch: np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs by signature name: how serving finds them whatever the converter's order."""
+    return interpreter.get_signature_runner("serving_default")(log_mel=batch)
+
+
+def test_front_end_equals_musicnn_librosa_computation():
+    """musicnn's extractor with today's librosa (res_type soxr_hq, pad_mode constant), the log in float32."""
+    librosa = pytest.importorskip("librosa")
+    audio = decode(CLIP)
+    resampled = librosa.resample(audio.samples, orig_sr=audio.sample_rate, target_sr=CONFIG.sample_rate)
+    mel = librosa.feature.melspectrogram(y=resampled, sr=CONFIG.sample_rate, hop_length=CONFIG.hop_length,
+                                         n_fft=CONFIG.n_fft, n_mels=CONFIG.n_mels).T
+    expected = np.log10(np.float32(CONFIG.log_gain) * mel + np.float32(1))
+    ours = log_mel(audio.samples, audio.sample_rate, CONFIG)
+    assert ours.dtype == np.float32 and ours.shape == expected.shape == (1876, 96)
+    np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-6)
+    assert np.all(np.isfinite(ours))   # the extractor's float16 cast would give inf here under NumPy 2
+
+
+def test_patches_are_evenly_spaced_and_short_clips_loop():
+    spectrogram = np.arange(1876 * 96, dtype=np.float32).reshape(1876, 96)
+    consecutive = patches(spectrogram)
+    assert consecutive.shape == (10, 187, 96) and consecutive.dtype == np.float32
+    np.testing.assert_array_equal(consecutive[3], spectrogram[561:748])
+    assert list(patch_starts(1876, 3, 187, 187)) == [0, 844, 1689]
+    np.testing.assert_array_equal(patches(spectrogram, n_patches=3)[-1], spectrogram[-187:])
+    short = spectrogram[:100]
+    looped = patches(short)
+    assert looped.shape == (1, 187, 96)
+    np.testing.assert_array_equal(looped[0, :100], short)
+    np.testing.assert_array_equal(looped[0, 100:], short[:87])
+
+
+def test_litert_port_reproduces_the_original_graph():
+    reference = np.load(REFERENCE)
+    interpreter = _interpreter()
+    together = _run(interpreter, reference["patches"])
+    probabilities = 1.0 / (1.0 + np.exp(-together["tag_logits"].astype(np.float64)))
+    # float32 weights: about 2e-6 from the original graph's probabilities, 1e-5 on the penultimate layer.
+    np.testing.assert_allclose(probabilities, reference["tag_probabilities"], rtol=0, atol=2e-5)
+    np.testing.assert_allclose(together["penultimate"], reference["penultimate"], rtol=0, atol=2e-4)
+    one = _run(interpreter, reference["patches"][:1])
+    np.testing.assert_allclose(one["tag_logits"], together["tag_logits"][:1], rtol=0, atol=1e-5)
+
+
+def test_description_matches_the_file():
+    description = json.loads(DESCRIPTION.read_text())
+    assert PretrainedConfig.from_dict(description["front_end"]) == CONFIG
+    assert description["patch_frames"] == CONFIG.patch_frames
+    assert len(description["tags"]) == 50 and description["tags"][:3] == ["rock", "pop", "alternative"]
+    assert description["source"]["licence"] == "ISC" and "Permission to use" in description["source"]["licence_notice"]
+    interpreter = _interpreter()
+    details = interpreter.get_output_details()
+    assert [output["name"] for output in description["outputs"]] == ["penultimate", "tag_logits"]
+    assert [output["tensor"] for output in description["outputs"]] == [output["name"] for output in details]
+    assert [output["shape"][-1] for output in description["outputs"]] == [int(output["shape"][-1]) for output in details]
+    assert list(interpreter.get_input_details()[0]["shape_signature"]) == [-1, CONFIG.patch_frames, CONFIG.n_mels]
+
+
+def test_serving_path_imports_no_tensorflow_or_librosa():
+    code = ("import sys, numpy as np; from core.musicnn_input import log_mel, patches;"
+            "from ai_edge_litert.interpreter import Interpreter;"
+            "batch = patches(log_mel(np.random.default_rng(0).normal(0, 0.1, 44100).astype(np.float32), 22050));"
+            f"interpreter = Interpreter(model_path={str(TFLITE)!r});"
+            "out = interpreter.get_signature_runner('serving_default')(log_mel=batch);"
+            "assert out['tag_logits'].shape == (1, 50) and out['penultimate'].shape == (1, 200);"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'tf_keras', 'librosa', 'numba') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
