@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.config import GENRES, FeatureConfig
-from core.models import MODEL_TITLES
+from core.catalog import MODEL_TITLES, SHORT_TITLES
 from core.representation import levels_to_db, mel_filterbank
 
 LOW_CONFIDENCE = 0.5          # below this, a model's top genre is called uncertain
@@ -27,7 +27,6 @@ SPECTROGRAM_CMAP = "Magma"    # the colour table of the GTZAN images
 SIGNED_CMAP = "RdBu_r"        # for standardised inputs, centred on 0
 PROBABILITY_CMAP = "Blues"
 _HZ_TICKS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
-_SHORT_TITLES = {"cnn": "CNN", "lstm": "LSTM", "baseline": "feature baseline"}
 MIN_TICK_BANDS = 14           # mel-axis labels closer than this many bands would overlap
 # Projector-friendly text for every figure: one place, applied by every figure builder through ``_readable``.
 FONT = {"size": 15, "color": "#111827"}
@@ -53,7 +52,7 @@ def _readable(figure: go.Figure) -> go.Figure:
 
 def short_title(name: str) -> str:
     """'CNN', 'LSTM', 'feature baseline' (or the name itself for an unknown model)."""
-    return _SHORT_TITLES.get(name, name)
+    return SHORT_TITLES.get(name, name)
 
 
 # ----------------------------------------------------------------------------- a classified clip
@@ -351,6 +350,29 @@ def agreement_sentences(predictions: Mapping[str, object], low: float = LOW_CONF
         sentences.append("Agreement with high confidence means the clip looks typical of this genre *as GTZAN "
                          "defines it*; it is not a proof of the genre.")
     return sentences
+
+
+def verdict_sentences(verdict, predictions: Mapping[str, object], weights: Mapping[str, float]) -> list[str]:
+    """Which models back the combined verdict, which do not, and how it was combined."""
+    backing = [f"the {short_title(name)}" for name, prediction in predictions.items() if prediction.genre == verdict.genre]
+    others = [f"the {short_title(name)} says {prediction.genre}" for name, prediction in predictions.items()
+              if prediction.genre != verdict.genre]
+    if not others:
+        first = f"Every model says **{verdict.genre}**."
+    elif backing:
+        first = f"{_joined(backing).capitalize()} {'agree' if len(backing) > 1 else 'agrees'}; {_joined(others)}."
+    else:
+        first = (f"No single model puts {verdict.genre} first ({_joined(others)}), but it is the genre they find "
+                 "most likely together.")
+    used = {name: weight for name, weight in weights.items() if name in predictions and weight > 0}
+    total = sum(used.values()) or 1.0
+    how = ", ".join(f"{short_title(name)} {weight / total:.0%}" for name, weight in
+                    sorted(used.items(), key=lambda item: -item[1]))
+    return [first, f"The verdict averages the models' probabilities with weights chosen on the validation list: {how}."]
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def split_name(split: str) -> str:

@@ -1,13 +1,15 @@
-"""Classify audio with every trained model, without TensorFlow.
+"""Classify audio with every trained model, without TensorFlow, and combine them into one verdict.
 
-One :class:`GenreClassifier` reads ``artifacts/`` once (configuration, normalisation statistics and
-the LiteRT models) and is shared by the app, the command line and the evaluation. It is safe to use
-from several threads: each interpreter is guarded by its own lock.
+One :class:`GenreClassifier` reads ``artifacts/`` once (configuration, normalisation statistics, the
+LiteRT models, the transfer model's head and the verdict's weights) and is shared by the app, the
+command line and the evaluation. It is safe to use from several threads: each interpreter is guarded
+by its own lock.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from pathlib import Path
@@ -15,13 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import DecodedAudio
-from core.config import GENRES, FeatureConfig
+from core.catalog import MODEL_NAMES, VERDICT
+from core.config import GENRES, FeatureConfig, PretrainedConfig
 from core.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
-from core.models import MODEL_NAMES
+from core.musicnn_input import log_mel, patch_starts, patches
+from core.pretrained import HEAD_FILE, TAGGER_FILE, TransferHead, tagger_outputs
 from core.representation import stft, unit_bounds, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 MAX_BATCH = 64
+VERDICT_FILE = "verdict.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Analysis:
     """A classified clip: its representation, every model's prediction and what the user should know."""
 
     predictions: dict[str, ModelPrediction]
+    verdict: ModelPrediction | None    # the models combined (None without artifacts/verdict.json)
     unit_levels: list[np.ndarray]      # the mel representation of each analysed 30 s unit
     unit_starts_s: list[float]
     duration_s: float
@@ -69,10 +75,15 @@ class GenreClassifier:
         self.artifacts_dir = Path(artifacts_dir)
         self.config = FeatureConfig.load(self.artifacts_dir / "feature_config.json")
         self.normalisation = Normalisation.load(self.artifacts_dir / "normalisation.json")
+        self.pretrained_config = PretrainedConfig()
+        self.transfer_head = (TransferHead.load(self.artifacts_dir / HEAD_FILE)
+                              if (self.artifacts_dir / HEAD_FILE).exists() else None)
+        verdict_path = self.artifacts_dir / VERDICT_FILE
+        self.verdict_weights = json.loads(verdict_path.read_text())["weights"] if verdict_path.exists() else None
         self._interpreters = {}
         for name in MODEL_NAMES:
-            path = self.artifacts_dir / f"{name}.tflite"
-            if path.exists():
+            path = self.artifacts_dir / (TAGGER_FILE if name == "musicnn" else f"{name}.tflite")
+            if path.exists() and (name != "musicnn" or self.transfer_head is not None):
                 interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
                 interpreter.allocate_tensors()
                 self._interpreters[name] = (interpreter, threading.Lock())
@@ -87,11 +98,11 @@ class GenreClassifier:
         """Cut decoded audio into units, compute their representation once, and run every model."""
         config = self.config
         bounds = unit_bounds(len(audio.samples), config)
-        baseline = "baseline" in self._interpreters
+        baseline, transfer = "baseline" in self._interpreters, "musicnn" in self._interpreters
         if baseline:
             from core.clip_features import clip_features
-        levels, statistics = [], ([] if baseline else None)
-        feature_seconds = statistics_seconds = 0.0
+        levels, statistics, pretrained = [], ([] if baseline else None), ([] if transfer else None)
+        feature_seconds, own_seconds = 0.0, {"baseline": 0.0, "musicnn": 0.0}
         # One unit's STFT (10.6 MB) at a time: holding them all cost 190 MB more on a 10-minute file.
         for start, stop in bounds:
             unit = audio.samples[start:stop]
@@ -102,12 +113,16 @@ class GenreClassifier:
             if baseline:
                 started = time.perf_counter()
                 statistics.append(clip_features(unit, config, config.baseline_features, spectrum))
-                statistics_seconds += time.perf_counter() - started
+                own_seconds["baseline"] += time.perf_counter() - started
+            if transfer:
+                started = time.perf_counter()
+                pretrained.append(log_mel(unit, config.sample_rate, self.pretrained_config))
+                own_seconds["musicnn"] += time.perf_counter() - started
         starts = [start / config.sample_rate for start, _ in bounds]
-        predictions = self.predict_units(levels, starts, statistics)
-        if "baseline" in predictions:  # its statistics are part of its cost
-            baseline = predictions["baseline"]
-            predictions["baseline"] = dataclasses.replace(baseline, seconds=baseline.seconds + statistics_seconds)
+        predictions = self.predict_units(levels, starts, statistics, pretrained)
+        for name, seconds in own_seconds.items():  # their own front ends are part of their cost
+            if name in predictions:
+                predictions[name] = dataclasses.replace(predictions[name], seconds=predictions[name].seconds + seconds)
         notices = list(audio.notices)
         if audio.analysed_s < config.window_seconds:
             notices.append(
@@ -115,25 +130,36 @@ class GenreClassifier:
                 f"({config.window_seconds:.1f} s), so it was repeated to fill one window."
             )
         return Analysis(
-            predictions=predictions, unit_levels=levels, unit_starts_s=starts,
+            predictions=predictions, verdict=self.verdict(predictions, audio.analysed_s), unit_levels=levels, unit_starts_s=starts,
             duration_s=audio.duration_s, analysed_s=audio.analysed_s, truncated=audio.truncated,
             notices=tuple(notices), feature_seconds=feature_seconds,
         )
 
     def predict_units(self, levels: list[np.ndarray], unit_starts_s: list[float],
-                      clip_statistics: list[np.ndarray] | None) -> dict[str, ModelPrediction]:
-        """Every model's prediction from the units' levels and the baseline's clip statistics.
+                      clip_statistics: list[np.ndarray] | None,
+                      pretrained_inputs: list[np.ndarray] | None = None) -> dict[str, ModelPrediction]:
+        """Every model's prediction from the units' levels, the baseline's clip statistics and the
+        transfer model's log-mel input (frames x 96, one per unit).
 
         The evaluation of the spectrogram images passes the rows of ``features_30_sec.csv`` as the
-        statistics; ``analyse`` computes them from the audio.
+        statistics and a log-mel derived from the image (``core.transfer.image_log_mel``); ``analyse``
+        computes both from the audio. A model whose input is not given is left out.
         """
         predictions = {}
         for name in self._interpreters:
             started = time.perf_counter()
             if name == "baseline":
+                if clip_statistics is None:
+                    continue
                 window_probabilities = self._run(name, baseline_batch(np.stack(clip_statistics), self.normalisation))
                 starts = np.asarray(unit_starts_s, dtype=np.float64)
                 window_seconds = self.config.unit_samples / self.config.sample_rate
+            elif name == "musicnn":
+                if pretrained_inputs is None:
+                    continue
+                window_probabilities, starts = self._transfer_model(pretrained_inputs, unit_starts_s)
+                window_seconds = self.pretrained_config.patch_frames * self.pretrained_config.hop_length \
+                    / self.pretrained_config.sample_rate
             else:
                 window_probabilities, starts = self._window_model(name, levels, unit_starts_s)
                 window_seconds = self.config.window_seconds
@@ -144,6 +170,44 @@ class GenreClassifier:
                 window_seconds=window_seconds, seconds=time.perf_counter() - started,
             )
         return predictions
+
+    def verdict(self, predictions: dict[str, ModelPrediction], analysed_s: float) -> ModelPrediction | None:
+        """The models' clip probabilities averaged with the weights chosen on the validation list."""
+        if self.verdict_weights is None:
+            return None
+        weights = {name: self.verdict_weights.get(name, 0.0) for name in predictions}
+        total = sum(weights.values())
+        if total <= 0:
+            return None
+        probabilities = sum(weight * predictions[name].probabilities for name, weight in weights.items()) / total
+        return ModelPrediction(
+            model=VERDICT, genre=GENRES[int(probabilities.argmax())], probabilities=probabilities,
+            window_probabilities=probabilities[np.newaxis], window_starts_s=np.zeros(1), window_seconds=analysed_s,
+            seconds=sum(prediction.seconds for prediction in predictions.values()),
+        )
+
+    def _transfer_model(self, pretrained_inputs: list[np.ndarray], unit_starts_s: list[float]):
+        """musicnn's tags for evenly spread 3 s patches of every unit, then the genre head."""
+        config, head = self.pretrained_config, self.transfer_head
+        frame_s = config.hop_length / config.sample_rate
+        full_unit_frames = self.config.unit_samples / self.config.sample_rate / frame_s
+        batches, starts = [], []
+        for unit, unit_start in zip(pretrained_inputs, unit_starts_s):
+            # Shorter units get proportionally fewer patches (at least one).
+            count = max(1, min(head.settings.patches_per_unit,
+                               round(head.settings.patches_per_unit * len(unit) / full_unit_frames)))
+            batches.append(patches(unit, n_patches=count))
+            starts.append(unit_start + patch_starts(max(len(unit), config.patch_frames), count, config.patch_frames,
+                                                    config.patch_frames) * frame_s)
+        batch = np.concatenate(batches)
+        interpreter, lock = self._interpreters["musicnn"]
+        tags, penultimate = [], []
+        with lock:
+            for start in range(0, len(batch), MAX_BATCH):
+                part_tags, part_penultimate = tagger_outputs(interpreter, batch[start:start + MAX_BATCH])
+                tags.append(part_tags)
+                penultimate.append(part_penultimate)
+        return head.probabilities(np.concatenate(tags), np.concatenate(penultimate)), np.concatenate(starts)
 
     def _window_model(self, name: str, levels: list[np.ndarray], unit_starts_s: list[float]):
         windows, starts = [], []

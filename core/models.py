@@ -10,12 +10,8 @@ import dataclasses
 
 from core.config import GENRES, FeatureConfig
 
-MODEL_NAMES = ("cnn", "lstm", "baseline")
-MODEL_TITLES = {
-    "cnn": "CNN on mel spectrograms",
-    "lstm": "LSTM on MFCC sequences",
-    "baseline": "Dense network on clip features",
-}
+# The models trained here (the transfer model's head is trained by core.transfer).
+KERAS_MODELS = ("cnn", "lstm", "baseline")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +29,7 @@ class TrainingSettings:
     time_masks: int = 1
     mask_fraction: float = 0.15
     mixup_alpha: float = 0.2
+    capture_probability: float = 0.0    # share of training clips passed through core.capture.augment_db each epoch
     plateau_epochs: int = 4              # halve the learning rate after this many epochs without progress
 
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from core.config import GENRES, FeatureConfig
-from core.models import MODEL_TITLES
+from core.catalog import MODEL_TITLES
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 README = Path(__file__).resolve().parents[1] / "README.md"

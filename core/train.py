@@ -24,7 +24,7 @@ import numpy as np
 from core import gtzan
 from core.config import GENRES, FeatureConfig
 from core.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
-from core.models import MODEL_NAMES, TrainingSettings, build_baseline, build_cnn, build_lstm
+from core.models import KERAS_MODELS, TrainingSettings, build_baseline, build_cnn, build_lstm
 from core.representation import levels_to_db, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
@@ -133,6 +133,16 @@ def augment(windows: np.ndarray, rng: np.random.Generator, settings: TrainingSet
     return windows
 
 
+def captured(db: list[np.ndarray], probability: float, rng: np.random.Generator,
+             config: FeatureConfig) -> list[np.ndarray]:
+    """Each clip, with probability ``probability``, as if a random device and room had captured it."""
+    if probability <= 0:
+        return db
+    from core.capture import augment_db
+
+    return [augment_db(matrix, rng, config) if rng.random() < probability else matrix for matrix in db]
+
+
 def random_crops(db: list[np.ndarray], labels: np.ndarray, per_clip: int, width: int,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``per_clip`` random windows from every clip: time crops and shifts."""
@@ -217,7 +227,8 @@ def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisatio
     history, selection = [], BestEpoch(settings.patience)
     for epoch in range(1, settings.max_epochs + 1):
         started = time.perf_counter()
-        windows, labels = random_crops(train.db, train.labels, settings.windows_per_clip, config.window_columns, rng)
+        clips = captured(train.db, settings.capture_probability, rng, config)
+        windows, labels = random_crops(clips, train.labels, settings.windows_per_clip, config.window_columns, rng)
         x = model_input(kind, augment(windows, rng, settings, norm, config), norm, config)
         x, y = mixup(x, np.eye(len(GENRES), dtype=np.float32)[labels], settings.mixup_alpha, rng)
         fit = model.fit(x, y, batch_size=settings.batch_size, epochs=1, verbose=0, shuffle=True)
@@ -384,8 +395,16 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
         "source": "spectrogram images" if (Path(data_dir) / "images_original").is_dir() else "audio",
         "models": _kept_models(out / "training.json", protocol, seed, models),
     }
+    transfer_record = None
     for name in models:
         log(f"training {name}")
+        if name == "musicnn":
+            from core.transfer import train_transfer
+
+            transfer_started = time.perf_counter()
+            transfer_record = train_transfer(data_dir, lists, out, seed, log=log)
+            summary["models"][name] = transfer_record
+            continue
         started = time.perf_counter()
         if name == "baseline":
             model, history, best = train_baseline(train, valid, norm, settings[name], seed)
@@ -404,6 +423,15 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
             "size_bytes": (out / f"{name}.tflite").stat().st_size,
             "architecture": architecture(model), "history": history,
         }
+    if len(list(out.glob("*.tflite"))) > 1:
+        from core.verdict import write_verdict
+
+        summary["verdict"] = write_verdict(out, data_dir, log=log)
+    if transfer_record is not None:
+        from core.transfer import refit_on_everything
+
+        refit_on_everything(transfer_record, out)
+        transfer_record["training_seconds"] = round(time.perf_counter() - transfer_started, 1)
     (out / "training.json").write_text(json.dumps(summary, indent=1) + "\n")
     if leaky:
         everything = load_split(data_dir, gtzan.all_clips(data_dir), config)
@@ -418,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="GTZAN folder: images_original/ and features_30_sec.csv, or <genre>/<clip> audio")
     parser.add_argument("--split", choices=("filtered", "random"), default="filtered",
                         help="fault-filtered artist-conditional lists (default) or a random track-level split")
-    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES))
+    parser.add_argument("--models", nargs="+", choices=KERAS_MODELS + ("musicnn",), default=list(KERAS_MODELS) + ["musicnn"])
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: per model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ARTIFACTS_DIR)

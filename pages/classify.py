@@ -6,9 +6,9 @@ from core.errors import AudioError
 from core.examples import FULL_QUALITY, example_clips
 from core.figures import (
     agreement_sentences, clip_db, is_clear, mfcc_figure, probability_figure, spectrogram_figure, standardise_rows,
-    timeline_figure, waveform_figure, window_votes,
+    timeline_figure, verdict_sentences, waveform_figure, window_votes,
 )
-from core.models import MODEL_TITLES
+from core.catalog import MODEL_TITLES
 from core.representation import mfcc_from_db
 from pages._common import COMMANDS, chart, classifier, example_view, session_view
 
@@ -69,8 +69,20 @@ st.caption(f"{view.format}, {view.channels} channel{'s' if view.channels > 1 els
            f"{view.source_sample_rate:,} Hz; {analysis.duration_s:.1f} s long, {analysis.analysed_s:.1f} s analysed "
            f"(at most {limit_min:g} minutes are).")
 
+# ----------------------------------------------------------------------------- the verdict
+verdict = analysis.verdict
+if verdict is not None:
+    st.header("Verdict")
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    left.metric("Combined verdict", verdict.genre, f"{verdict.confidence:.0%} sure", delta_color="off",
+                delta_arrow="off")
+    first, how = verdict_sentences(verdict, analysis.predictions, models.verdict_weights)
+    with right:
+        (st.success if is_clear(analysis.predictions) else st.info)(first)
+        st.caption(how)
+
 # ----------------------------------------------------------------------------- every model's answer
-st.header("What the models say")
+st.header("What each model says")
 columns = st.columns(len(analysis.predictions))
 for column, (name, prediction) in zip(columns, analysis.predictions.items()):
     with column:

@@ -5,7 +5,7 @@ import streamlit as st
 from core import report
 from core.config import GENRES
 from core.figures import split_description
-from core.models import MODEL_NAMES, MODEL_TITLES
+from core.catalog import MODEL_NAMES, MODEL_TITLES
 from pages._common import artifacts_dir, feature_config, missing, model_lines
 
 st.title("🎵 genre-lab")

@@ -8,7 +8,7 @@ from core.figures import (
     baseline_inputs, clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure,
     short_title, spectrogram_figure, waveform_figure, window_inputs,
 )
-from core.models import MODEL_TITLES
+from core.catalog import MODEL_TITLES
 from pages._common import COMMANDS, artifacts_dir, chart, classifier, example_view
 
 # Projector-friendly: large text, few words per idea.

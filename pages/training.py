@@ -6,7 +6,7 @@ from core import report
 from core.figures import (
     architecture_table, confusion_figure, history_figure, per_genre_table, settings_table, split_name,
 )
-from core.models import MODEL_TITLES
+from core.catalog import MODEL_TITLES
 from pages._common import artifacts_dir, chart, missing
 
 st.title("📈 Training")

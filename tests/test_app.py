@@ -26,7 +26,7 @@ from core.audio import decode
 from core.config import GENRES, FeatureConfig
 from core.errors import AudioError
 from core.examples import FROM_16_KHZ, FULL_QUALITY, PEAK_NORMALISED, example_clips
-from core.models import MODEL_NAMES, MODEL_TITLES
+from core.catalog import MODEL_NAMES, MODEL_TITLES
 from tests.audio_corpus import encode, music
 
 ROOT = Path(__file__).resolve().parents[1]

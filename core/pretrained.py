@@ -1,0 +1,87 @@
+"""The transfer model at serving time: the pretrained musicnn tagger (LiteRT) and its genre head (NumPy).
+
+musicnn (Pons & Serra 2019, ISC licence) turns 3 s patches of a 96-band log-mel spectrogram into
+50 Million Song Dataset tag logits and a 200-unit penultimate layer (``artifacts/musicnn.tflite``,
+ported by ``core.musicnn_port``). The head, a multinomial logistic regression trained by
+``core.transfer`` and stored in ``artifacts/transfer_head.json``, maps them to the ten genres.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+TAGGER_FILE = "musicnn.tflite"
+HEAD_FILE = "transfer_head.json"
+TAG_COUNT, PENULTIMATE_WIDTH = 50, 200
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadSettings:
+    """What the head reads, how it is regularised and how much of a clip it hears (chosen on validation)."""
+
+    features: str = "tags"            # "tags" (50 logits), "penultimate" (200) or "both"
+    l2: float = 1e-2                  # penalty on the distance to the prior weights
+    prior_strength: float = 1.0       # weight of a genre's own tags in the prior
+    patches_per_unit: int = 10        # 3 s patches spread over each 30 s unit at serving time
+
+
+def feature_matrix(tag_logits: np.ndarray, penultimate: np.ndarray, which: str) -> np.ndarray:
+    """The tagger outputs the head reads, (patches x features)."""
+    return {"tags": tag_logits, "penultimate": penultimate,
+            "both": np.concatenate([tag_logits, penultimate], axis=1)}[which]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferHead:
+    """The trained head: standardisation, weights (genres x features) and biases."""
+
+    settings: HeadSettings
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    extra: dict = dataclasses.field(default_factory=dict)   # calibration and training record
+
+    def probabilities(self, tag_logits: np.ndarray, penultimate: np.ndarray) -> np.ndarray:
+        """Genre probabilities of each patch, (patches x 10)."""
+        x = (feature_matrix(tag_logits, penultimate, self.settings.features) - self.mean) / self.std
+        return softmax(x @ self.weights.T + self.bias)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({
+            "settings": dataclasses.asdict(self.settings), "mean": self.mean.tolist(), "std": self.std.tolist(),
+            "weights": self.weights.tolist(), "bias": self.bias.tolist(), **self.extra}, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TransferHead":
+        values = json.loads(Path(path).read_text())
+        arrays = {name: np.asarray(values.pop(name), dtype=np.float64) for name in ("mean", "std", "weights", "bias")}
+        return cls(settings=HeadSettings(**values.pop("settings")), extra=values, **arrays)
+
+
+def tagger_outputs(interpreter, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run the musicnn LiteRT interpreter on (patches, frames, bands): tag logits and penultimate.
+
+    The two outputs are told apart by their width (50 and 200), which does not depend on how the
+    converter ordered or named them.
+    """
+    details = interpreter.get_input_details()[0]
+    if tuple(details["shape"]) != batch.shape:
+        interpreter.resize_tensor_input(details["index"], batch.shape)
+        interpreter.allocate_tensors()
+        details = interpreter.get_input_details()[0]
+    interpreter.set_tensor(details["index"], np.ascontiguousarray(batch, dtype=np.float32))
+    interpreter.invoke()
+    by_width = {int(output["shape"][-1]): output["index"] for output in interpreter.get_output_details()}
+    return (interpreter.get_tensor(by_width[TAG_COUNT]).copy(),
+            interpreter.get_tensor(by_width[PENULTIMATE_WIDTH]).copy())

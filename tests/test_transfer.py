@@ -1,0 +1,164 @@
+"""The capture simulation, the transfer model's training pieces, the verdict and labelled-folder evaluation."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.capture import MEASUREMENT_ROOMS, augment_db, capture, measurement_capture, random_capture
+from core.config import GENRES, FeatureConfig, PretrainedConfig
+from core.pretrained import HeadSettings, TransferHead
+from core.transfer import band_map, fit_head, image_log_mel, prior_weights, train_head
+from core.verdict import accuracy, choose, weight_grid
+
+CONFIG = FeatureConfig()
+TAGS = json.loads((Path(__file__).parents[1] / "artifacts" / "musicnn.json").read_text())["tags"]
+
+
+def _music(seconds: float = 6.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * CONFIG.sample_rate)) / CONFIG.sample_rate
+    notes = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 6)) * (1 + np.sin(2 * np.pi * 2 * t))
+    return (0.2 * notes + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- capture
+def test_capture_keeps_length_and_changes_the_sound():
+    clean = _music()
+    recorded = capture(clean, CONFIG.sample_rate, MEASUREMENT_ROOMS[0], np.random.default_rng(0))
+    assert recorded.shape == clean.shape and recorded.dtype == np.float32
+    assert np.isfinite(recorded).all() and np.abs(recorded).max() <= 1.0
+    assert abs(np.corrcoef(clean, recorded)[0, 1]) < 0.95       # a room and a codec are not a copy
+
+
+def test_measurement_capture_is_fixed_and_random_capture_varies():
+    clean = _music(seconds=4.0)
+    assert np.array_equal(measurement_capture(clean, CONFIG.sample_rate, 5), measurement_capture(clean, CONFIG.sample_rate, 5))
+    rng = np.random.default_rng(1)
+    assert random_capture(rng) != random_capture(rng)
+
+
+def test_room_decay_smears_a_click_over_time():
+    click = np.zeros(CONFIG.sample_rate, dtype=np.float32)
+    click[100] = 1.0
+    dry = dataclasses.replace(MEASUREMENT_ROOMS[2], codec=None, snr_db=120.0, drive=1.0)
+    recorded = capture(click, CONFIG.sample_rate, dry, np.random.default_rng(0))
+    energy_late = np.sum(recorded[100 + CONFIG.sample_rate // 10:] ** 2)
+    assert energy_late > 1e-3 * np.sum(recorded ** 2)       # a 1.2 s room rings long after 100 ms
+
+
+def test_augment_db_stays_an_image_representation():
+    rng = np.random.default_rng(0)
+    db = np.clip(rng.normal(-40, 15, size=(CONFIG.n_mels, CONFIG.image_columns)), -80, 0).astype(np.float32)
+    db[5, 5] = 0.0
+    out = augment_db(db, rng, CONFIG)
+    assert out.shape == db.shape and out.dtype == np.float32
+    assert out.max() <= 0 and out.min() >= -CONFIG.top_db
+    step = CONFIG.top_db / CONFIG.levels                      # level centres, as serving reads images back
+    assert np.allclose(((out + CONFIG.top_db) / step - 0.5) % 1, 0, atol=1e-3)
+    assert not np.allclose(out, db)
+    assert np.allclose(augment_db(db, np.random.default_rng(0), CONFIG, strength=0.0).mean(), db.mean(), atol=1.0)
+
+
+# ----------------------------------------------------------------------------- image-derived tagger input
+def test_band_map_is_non_negative_and_covers_every_band():
+    mapping = band_map()
+    assert mapping.shape == (PretrainedConfig().n_mels, CONFIG.n_mels)
+    assert (mapping >= 0).all() and (mapping.sum(axis=1) > 0).all()
+    # Low musicnn bands draw on low image bands, high ones on high image bands.
+    centres = (mapping * np.arange(CONFIG.n_mels)).sum(axis=1) / mapping.sum(axis=1)
+    assert np.all(np.diff(centres) > -1.0) and centres[0] < 10 < 100 < centres[-1]
+
+
+def test_image_log_mel_has_musicnn_frame_rate_and_follows_level():
+    rng = np.random.default_rng(2)
+    db = np.clip(rng.normal(-30, 10, size=(CONFIG.n_mels, CONFIG.image_columns)), -80, 0)
+    quiet, loud = image_log_mel(db, 1.0), image_log_mel(db, 100.0)
+    seconds = CONFIG.unit_samples / CONFIG.sample_rate
+    expected = 1 + int(seconds * PretrainedConfig().sample_rate) // PretrainedConfig().hop_length
+    assert quiet.shape == (expected, PretrainedConfig().n_mels) == loud.shape
+    assert (loud > quiet).all() and (quiet >= 0).all()
+
+
+# ----------------------------------------------------------------------------- the head
+def test_head_learns_separable_classes_and_prior_pulls_towards_tags():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(len(GENRES)), 20)
+    logits = rng.normal(size=(len(labels), 50))
+    logits[np.arange(len(labels)), labels] += 4.0             # tag i marks genre i
+    head = train_head(logits, np.zeros((len(labels), 200)), labels, np.arange(len(labels)), TAGS,
+                      HeadSettings(features="tags", l2=1e-3, prior_strength=0.0))
+    assert np.mean(head.probabilities(logits, np.zeros((len(labels), 200))).argmax(1) == labels) > 0.9
+    # With no data to speak of and a strong pull, the weights stay at the prior.
+    prior = np.ones((2, 3))
+    weights, _ = fit_head(np.zeros((4, 3)), np.array([0, 1, 0, 1]), np.ones(4), prior, l2=10.0)
+    assert np.allclose(weights, prior, atol=1e-3)
+
+
+def test_prior_links_genres_to_their_own_tags():
+    weights = prior_weights(TAGS, len(TAGS), 1.0)
+    assert weights[GENRES.index("jazz"), TAGS.index("jazz")] == 1.0
+    assert weights[GENRES.index("classical")].sum() == 0       # no MSD tag names classical
+
+
+def test_head_round_trips_through_json(tmp_path):
+    rng = np.random.default_rng(0)
+    head = TransferHead(HeadSettings(features="both", patches_per_unit=4), rng.normal(size=250), rng.random(250) + 1,
+                        rng.normal(size=(10, 250)), rng.normal(size=10), {"image_gain": 3.0})
+    head.save(tmp_path / "head.json")
+    loaded = TransferHead.load(tmp_path / "head.json")
+    x, y = rng.normal(size=(3, 50)), rng.normal(size=(3, 200))
+    assert loaded.settings == head.settings and loaded.extra["image_gain"] == 3.0
+    assert np.allclose(loaded.probabilities(x, y), head.probabilities(x, y))
+
+
+# ----------------------------------------------------------------------------- the verdict
+def test_weight_grid_covers_the_simplex():
+    grid = weight_grid(["a", "b", "c"])
+    assert len(grid) == 66 and all(abs(sum(w.values()) - 1) < 1e-9 for w in grid)
+
+
+def test_verdict_prefers_the_model_that_is_right():
+    labels = np.array([1, 2, 3, 4])
+    right, wrong = np.eye(10)[labels], np.eye(10)[labels - 1]     # ties go to the wrong (lower) genre
+    views = {"v": {"labels": labels, "models": {"good": right, "bad": wrong}}}
+    result = choose(views)
+    assert result["weights"]["good"] > result["weights"]["bad"] and result["valid"]["v"] == 1.0
+    assert accuracy({"bad": 1.0}, views["v"]) == 0.0
+
+
+# ----------------------------------------------------------------------------- labelled folders
+@pytest.fixture
+def labelled_folder(tmp_path):
+    for genre in ("jazz", "rock"):
+        (tmp_path / genre).mkdir()
+        sf.write(tmp_path / genre / "clip one.wav", _music(4.0, seed=len(genre)), CONFIG.sample_rate)
+    (tmp_path / "rock" / "cover.jpg").write_bytes(b"not audio")
+    return tmp_path
+
+
+def test_labelled_files_from_folders_and_from_labels_csv(labelled_folder):
+    from core.evaluate import labelled_files
+
+    assert labelled_files(labelled_folder) == [("jazz/clip one.wav", "jazz"), ("rock/clip one.wav", "rock")]
+    (labelled_folder / "LABELS.csv").write_text("file,genre,notes\nrock/clip one.wav,Rock,x\n")
+    assert labelled_files(labelled_folder) == [("rock/clip one.wav", "rock")]
+    (labelled_folder / "LABELS.csv").write_text("file,genre\nrock/clip one.wav,polka\n")
+    with pytest.raises(ValueError, match="polka"):
+        labelled_files(labelled_folder)
+
+
+def test_evaluate_folder_reports_every_model_and_the_verdict(classifier, labelled_folder):
+    from core.evaluate import evaluate_folder
+
+    records = []
+    summary = evaluate_folder(classifier, labelled_folder, capture=True, on_record=records.append)
+    assert [record["clip"] for record in records] == ["jazz/clip one.wav", "rock/clip one.wav"]
+    assert summary["clips"] == 2 and summary["capture"]
+    expected = set(classifier.model_names) | ({"verdict"} if classifier.verdict_weights else set())
+    assert set(summary["models"]) == expected
+    for scores in summary["models"].values():
+        assert np.array(scores["confusion_matrix"]).sum() == 2
