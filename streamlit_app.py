@@ -2,19 +2,13 @@
 
     streamlit run streamlit_app.py
 
-The entrypoint only sets the page up and routes; each page is a short script in ``pages/``.
+The entrypoint only sets the page up and routes; each page is a short script in ``pages/``, and the
+list of pages is in ``pages/_common.py`` (a page opened without this file uses it to route itself here).
 """
 
 import streamlit as st
 
+from pages._common import app_navigation
+
 st.set_page_config(page_title="genre-lab: music genre classifier", page_icon="🎵", layout="wide")
-
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/classify.py", title="Classify a clip", icon="🎧", url_path="classify"),
-    st.Page("pages/how_it_works.py", title="How it works", icon="💡", url_path="how-it-works"),
-    st.Page("pages/training.py", title="Training", icon="📈", url_path="training"),
-    st.Page("pages/comparison.py", title="Comparison", icon="⚖️", url_path="comparison"),
-]
-
-st.navigation(PAGES).run()
+app_navigation().run()

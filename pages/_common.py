@@ -1,4 +1,5 @@
-"""Streamlit helpers shared by the pages: the models, per-session analyses and missing-file notes.
+"""Streamlit helpers shared by the pages: the navigation, the models, per-session analyses and
+missing-file notes.
 
 The models load once per server process (``st.cache_resource``). Bundled examples are public, so
 their analyses are shared between visitors (``st.cache_data``, bounded). A visitor's own upload or
@@ -6,6 +7,14 @@ recording is analysed into that visitor's ``st.session_state`` only (the last fe
 of the bytes), so nothing one visitor sends is visible to another. Nothing is written to disk.
 
 ``GENRE_LAB_ARTIFACTS`` points the app at another artifacts folder (the tests use it).
+
+Every page calls ``ensure_app_navigation()`` first. Streamlit treats the ``.py`` files of a folder
+named ``pages/`` beside the entrypoint as the pages of an old-style multipage app (named after the
+files: "streamlit app", "classify", "common", ...) until some session of the server calls
+``st.navigation``; from then on it ignores the folder, in every session. So on a fresh server, a
+first visit straight to a page's URL (a shared link, a bookmark) runs that page's file on its own,
+without ``streamlit_app.py``. ``ensure_app_navigation`` notices, calls the app's ``st.navigation``
+(which switches the whole server to the app's own pages for good) and reruns through the entrypoint.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from core import report
 from core.figures import ClipView, analyse_clip
 
 ARTIFACTS_ENV = "GENRE_LAB_ARTIFACTS"
+ROUTED_KEY = "routed_by_app_navigation"   # session state: this run came through streamlit_app.py
 SESSION_CLIPS = 3              # analyses of uploads and recordings a session keeps
 SESSION_KEY = "clip_views"
 PLOT_CONFIG = {"displaylogo": False}
@@ -33,6 +43,31 @@ COMMANDS = {
     "benchmark.json": "python -m core.bench",
     "examples": "python -m core.examples",
 }
+
+
+def _app_pages() -> list:
+    """The app's pages, in navigation order, each with its title, icon and URL."""
+    return [
+        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/classify.py", title="Classify a clip", icon="🎧", url_path="classify"),
+        st.Page("pages/how_it_works.py", title="How it works", icon="💡", url_path="how-it-works"),
+        st.Page("pages/training.py", title="Training", icon="📈", url_path="training"),
+        st.Page("pages/comparison.py", title="Comparison", icon="⚖️", url_path="comparison"),
+    ]
+
+
+def app_navigation():
+    """The app's ``st.navigation`` for ``streamlit_app.py`` to run; marks the run as routed by it."""
+    st.session_state[ROUTED_KEY] = True
+    return st.navigation(_app_pages())
+
+
+def ensure_app_navigation() -> None:
+    """Let the page go on when ``streamlit_app.py`` routed this run, else route it there (see above)."""
+    if st.session_state.pop(ROUTED_KEY, False):
+        return
+    st.navigation(_app_pages())
+    st.rerun()
 
 
 def artifacts_dir() -> Path:

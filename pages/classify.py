@@ -10,7 +10,9 @@ from core.figures import (
 )
 from core.catalog import MODEL_TITLES
 from core.representation import mfcc_from_db
-from pages._common import COMMANDS, chart, classifier, example_view, session_view
+from pages._common import COMMANDS, chart, classifier, ensure_app_navigation, example_view, session_view
+
+ensure_app_navigation()
 
 UPLOAD_TYPES = ["wav", "flac", "mp3", "ogg", "opus", "aif", "aiff", "au"]
 SOURCES = ("An example clip", "Upload a file", "Record with the microphone")

@@ -6,7 +6,9 @@ from core import report
 from core.figures import (
     benchmark_table, comparison_table, highlight_ours, lossy_table, protocol_figure, protocol_table, tradeoff_table,
 )
-from pages._common import artifacts_dir, chart, missing
+from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
+
+ensure_app_navigation()
 
 HIDE_FLAG = {"measured here": None, "system": st.column_config.TextColumn(width="large")}
 

@@ -6,7 +6,9 @@ from core import report
 from core.config import GENRES
 from core.figures import split_description
 from core.catalog import MODEL_NAMES, MODEL_TITLES
-from pages._common import artifacts_dir, feature_config, missing, model_lines
+from pages._common import artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
+
+ensure_app_navigation()
 
 st.title("🎵 genre-lab")
 st.markdown(

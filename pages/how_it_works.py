@@ -9,7 +9,9 @@ from core.figures import (
     short_title, spectrogram_figure, waveform_figure, window_inputs,
 )
 from core.catalog import MODEL_TITLES
-from pages._common import COMMANDS, artifacts_dir, chart, classifier, example_view
+from pages._common import COMMANDS, artifacts_dir, chart, classifier, ensure_app_navigation, example_view
+
+ensure_app_navigation()
 
 # Projector-friendly: large text, few words per idea.
 st.html("<style>[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li "

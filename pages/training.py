@@ -7,7 +7,9 @@ from core.figures import (
     architecture_table, confusion_figure, history_figure, per_genre_table, settings_table, split_name,
 )
 from core.catalog import MODEL_TITLES
-from pages._common import artifacts_dir, chart, missing
+from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
+
+ensure_app_navigation()
 
 st.title("📈 Training")
 trained = report.training(artifacts_dir())

@@ -3,7 +3,9 @@
 The test starts ``streamlit run streamlit_app.py`` on a free local port, opens every page that the
 app's navigation links to, uploads a clip on the page that has a file uploader and waits for both
 the CNN and the LSTM prediction, uploads random bytes named ``.wav`` and waits for the plain
-error sentence, and checks that no page shows a Streamlit exception or a traceback. Last, it checks
+error sentence, and checks that no page shows a Streamlit exception or a traceback. On servers of
+their own, it opens a page's URL as the very first visit (a shared link on a freshly started server),
+on a phone and on a projector, and checks that the app's navigation is shown. Last, it checks
 that serving all this imported nothing that requirements.txt (all that Streamlit Community Cloud
 installs) does not provide, and nothing too big for the hosted app (TensorFlow, librosa, ...).
 
@@ -73,6 +75,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}   # a common projector resolution
+PHONE = {"width": 390, "height": 844}
+PROJECTOR = {"width": 1920, "height": 1080}
 SERVER_START_TIMEOUT_S = 60
 PAGE_TIMEOUT_S = 60
 ANALYSIS_TIMEOUT_S = 90
@@ -96,27 +100,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _log_tail(lines: int = 60) -> str:
-    if not SERVER_LOG.exists():
+def _log_tail(lines: int = 60, log: Path = SERVER_LOG) -> str:
+    if not log.exists():
         return "(no server log)"
-    return "\n".join(SERVER_LOG.read_text(errors="replace").splitlines()[-lines:])
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    """Run the real app with ``streamlit run`` on a free port; stop it at the end whatever happens."""
+@contextlib.contextmanager
+def served_app(log_path: Path, modules_file: Path):
+    """Run the real app with ``streamlit run`` on a free port and yield its URL; stop it at the end
+    whatever happens. The server writes its output to ``log_path`` and keeps writing the names of
+    the modules it imported to ``modules_file``."""
     assert APP.exists(), f"{APP} is missing"
     OUTPUT.mkdir(exist_ok=True)
     port = _free_port()
-    MODULES_FILE.unlink(missing_ok=True)
+    modules_file.unlink(missing_ok=True)
     # `python -m streamlit run ...`, with a thread that keeps writing down the imported modules.
     command = [
         sys.executable, "-c", SERVER_WRAPPER, "run", str(APP),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", "GENRE_LAB_E2E_MODULES": str(MODULES_FILE)}
-    with open(SERVER_LOG, "w") as log:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", "GENRE_LAB_E2E_MODULES": str(modules_file)}
+    with open(log_path, "w") as log:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
@@ -124,7 +130,7 @@ def app_url():
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while True:
             if server.poll() is not None:
-                pytest.fail(f"streamlit exited with code {server.returncode} before serving:\n{_log_tail()}")
+                pytest.fail(f"streamlit exited with code {server.returncode} before serving:\n{_log_tail(log=log_path)}")
             try:
                 with urllib.request.urlopen(url + "_stcore/health", timeout=2) as response:
                     if response.status == 200:
@@ -132,7 +138,8 @@ def app_url():
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n{_log_tail()}")
+                pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s:\n"
+                            f"{_log_tail(log=log_path)}")
             time.sleep(0.25)
         yield url
     finally:
@@ -148,6 +155,13 @@ def app_url():
 
 
 @pytest.fixture(scope="module")
+def app_url():
+    """The app, served for the whole module."""
+    with served_app(SERVER_LOG, MODULES_FILE) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -159,10 +173,10 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser context (no cookies, no session) for each test."""
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+@contextlib.contextmanager
+def browser_tab(browser, viewport: dict):
+    """A tab in a fresh browser context (no cookies, no session) of ``viewport``'s size."""
+    context = browser.new_context(viewport=viewport, device_scale_factor=1)
     context.set_default_timeout(PAGE_TIMEOUT_S * 1000)
     tab = context.new_page()
     tab.page_errors = []
@@ -171,6 +185,13 @@ def page(browser):
         yield tab
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab for each test."""
+    with browser_tab(browser, VIEWPORT) as tab:
+        yield tab
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -248,23 +269,24 @@ def slug(text: str) -> str:
 
 
 def screenshot(page, name: str) -> Path:
-    """A screenshot of the whole page.
+    """A screenshot of the whole page, at the tab's width.
 
     Streamlit scrolls inside its own containers, not the document, so ``full_page`` alone would only
     show the first screen: the viewport is stretched to the content's height for the picture.
     """
     path = SCREENSHOTS / f"{slug(name)}.png"
+    viewport = page.viewport_size
     with contextlib.suppress(Exception):
         height = page.evaluate(
             """() => Math.max(document.documentElement.scrollHeight,
                    ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"],'
                          + ' [data-testid="stSidebarContent"]')].map(element => element.scrollHeight))"""
         )
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(int(height), VIEWPORT["height"]), 12_000)})
+        page.set_viewport_size({"width": viewport["width"], "height": min(max(int(height), viewport["height"]), 12_000)})
         page.wait_for_timeout(400)   # let Plotly follow the new size
         page.screenshot(path=str(path), full_page=True)
     with contextlib.suppress(Exception):
-        page.set_viewport_size(VIEWPORT)
+        page.set_viewport_size(viewport)
     return path
 
 
@@ -362,6 +384,42 @@ def test_every_page_renders_without_exception(app_url, page):
         screenshot(page, f"{index + 1:02d}-{title}")
         assert_no_exception(page, f"page {title!r} ({url})")
         assert main_text(page).strip(), f"page {title!r} ({url}) is empty"
+
+
+# A first visit straight to a page's URL must show the app's navigation: each page's icon and title,
+# not the file names ("streamlit app", "classify", "common", ...) Streamlit gives the scripts of a
+# pages/ folder until some session has called st.navigation.
+APP_TITLES = ["Home", "Classify a clip", "How it works", "Training", "Comparison"]
+PAGE_HEADINGS = {"classify": "🎧 Classify a clip", "how-it-works": "💡 How it works"}
+NOT_A_PAGES_FILE = pytest.mark.xfail(
+    strict=True, reason="a URL that is not the name of a file in pages/ (how_it_works.py) gets Streamlit's "
+                        "'Page not found' notice over the right page when it is the server's very first visit")
+
+
+@pytest.mark.parametrize("path, viewport", [
+    pytest.param("classify", PHONE, id="classify-phone"),
+    pytest.param("classify", PROJECTOR, id="classify-projector"),
+    pytest.param("how-it-works", PROJECTOR, id="how-it-works-projector", marks=NOT_A_PAGES_FILE),
+])
+def test_first_visit_through_a_deep_link_shows_the_app_navigation(browser, path, viewport):
+    """A shared link to a page, opened as the first visit on a freshly started server."""
+    name = f"deep-link-{path}-{viewport['width']}x{viewport['height']}"
+    log = OUTPUT / f"streamlit-server-{name}.log"
+    with served_app(log, OUTPUT / f"server-modules-{name}.json") as url, browser_tab(browser, viewport) as page:
+        open_page(page, url + path)
+        screenshot(page, name)
+        expand = page.locator('[data-testid="stExpandSidebarButton"]')
+        if expand.count() and expand.first.is_visible():   # a phone starts with the sidebar closed
+            expand.first.click()
+            wait_until(page, lambda: page.locator(NAV_LINKS).first.is_visible(), "the sidebar to open")
+            screenshot(page, f"{name}-sidebar")
+        links = [text.split() for text in page.locator(NAV_LINKS).all_inner_texts()]   # [icon, *title words]
+        where = f"{url + path} at {viewport['width']}x{viewport['height']}; server log:\n{_log_tail(30, log)}"
+        assert [" ".join(words[1:]) for words in links] == APP_TITLES, f"the navigation shows {links}: {where}"
+        assert urlparse(page.url).path == f"/{path}", f"the page moved to {page.url}: {where}"
+        assert main_text(page).lstrip().startswith(PAGE_HEADINGS[path]), f"another page is shown: {where}"
+        assert_no_exception(page, where)
+        assert not page.get_by_text("Page not found").count(), f"'Page not found' is shown: {where}"
 
 
 def test_uploaded_clip_shows_cnn_and_lstm_predictions(app_url, page, tmp_path, classifier):
