@@ -157,3 +157,22 @@ def model_lines(config, trained: dict | None) -> dict[str, str]:
         "baseline": f"judges {statistics or 'a few dozen'} statistics of a whole 30 s stretch (loudness, "
                     "brightness, tempo, MFCC averages).",
     }
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _example_gallery(examples_dir: str, folder: str, files: tuple):
+    from core.examples import read_gallery
+
+    return read_gallery(examples_dir, folder)
+
+
+def example_gallery(examples_dir: Path | None = None):
+    """The stored answers for the bundled examples (``core.examples.read_gallery``), checked against the
+    models the app loads; read again whenever one of the files it depends on changes."""
+    from core.examples import EXAMPLES_DIR, GALLERY_NAME, example_clips, stamp_paths
+
+    examples_dir = Path(examples_dir or EXAMPLES_DIR)
+    folder = artifacts_dir()
+    paths = stamp_paths(folder) + [examples_dir / GALLERY_NAME] + [clip.path for clip in example_clips(examples_dir)]
+    files = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths if path.exists())
+    return _example_gallery(str(examples_dir), str(folder), files)

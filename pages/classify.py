@@ -3,14 +3,16 @@
 import streamlit as st
 
 from core.errors import AudioError
-from core.examples import FULL_QUALITY, example_clips
+from core.examples import CHOSEN_HOW, FULL_QUALITY, example_clips, gallery_summary, gallery_table
 from core.figures import (
     agreement_sentences, clip_db, is_clear, mfcc_figure, probability_figure, spectrogram_figure, standardise_rows,
     timeline_figure, verdict_sentences, waveform_figure, window_votes,
 )
 from core.catalog import MODEL_TITLES
 from core.representation import mfcc_from_db
-from pages._common import COMMANDS, chart, classifier, ensure_app_navigation, example_view, session_view
+from pages._common import (
+    COMMANDS, chart, classifier, ensure_app_navigation, example_gallery, example_view, session_view,
+)
 
 ensure_app_navigation()
 
@@ -32,11 +34,18 @@ try:
         if not examples:
             st.info(f"No example clips are bundled. They are made by `{COMMANDS['examples']}`.")
         else:
-            labels = [example.label for example in examples]
-            example = examples[labels.index(st.selectbox("Example clip", labels, key="example"))]
-            st.caption(f"GTZAN labels this clip **{example.genre}**. One 30 s clip per genre from GTZAN's "
-                       "fault-filtered **test** list: no model was trained or tuned on these clips, so they are a "
-                       "fair test. For research and teaching only."
+            gallery = example_gallery()
+            st.caption(CHOSEN_HOW + " Select a row to analyse that clip.")
+            if not gallery.fresh:
+                st.info(gallery.note, icon="ℹ️")
+            table, help_texts = gallery_table(examples, gallery)
+            picked = st.dataframe(table, key="gallery", on_select="rerun", selection_mode="single-row-required",
+                                  hide_index=True, alt="The example clips and what each model says about them",
+                                  column_config={title: st.column_config.TextColumn(help=text, pinned=title == "Clip")
+                                                 for title, text in help_texts.items()})
+            example = examples[(picked.selection.rows or [0])[0]]
+            st.caption((gallery_summary(gallery) or "") + f" Analysing **{example.clip.split('/')[-1]}** "
+                       f"(GTZAN label: **{example.genre}**)."
                        + ("" if example.quality == FULL_QUALITY else f" This clip was {example.quality}."))
             playback = (example.path.read_bytes(), "audio/mpeg")
             view = example_view(example.path)

@@ -198,17 +198,69 @@ def test_training_and_comparison_draw_every_figure(complete_artifacts, use_artif
 
 
 # ----------------------------------------------------------------------------- classify
-def test_classify_shows_every_model_for_an_example_and_switches_examples():
+def gallery_frame(at: AppTest) -> pd.DataFrame:
+    """The examples gallery of the classify page."""
+    return next(frame for frame in at.dataframe if frame.key == "gallery").value
+
+
+def pick_example(at: AppTest, row: int) -> None:
+    """Select a row of the examples gallery, as a click on it does."""
+    at.session_state["gallery"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+
+
+def test_classify_shows_every_model_for_an_example_and_switches_examples(classifier):
     at = run_page("pages/classify.py")
     shown = example_clips()
-    assert at.selectbox(key="example").options == [example.label for example in shown]
-    assert len(model_metrics(at)) == len(MODEL_NAMES)
-    assert plotly_count(at) == 2 * len(MODEL_NAMES) + 3      # probabilities, timelines, waveform/spectrogram/MFCC
+    assert list(gallery_frame(at)["Clip"]) == [example.path.stem for example in shown]
+    assert len(model_metrics(at)) == len(classifier.model_names)
+    assert plotly_count(at) == 2 * len(classifier.model_names) + 3  # probabilities, timelines, 3 clip figures
     assert "test" in texts(at) and "no model was trained" in texts(at)
+    assert f"Analysing **{shown[0].path.stem}**" in texts(at)         # the first row until another is picked
     assert "agree" in texts(at)
-    at.selectbox(key="example").set_value(shown[-1].label).run()
+    pick_example(at, len(shown) - 1)
     assert not at.exception
-    assert len(model_metrics(at)) == len(MODEL_NAMES)
+    assert f"Analysing **{shown[-1].path.stem}**" in texts(at)
+    assert len(model_metrics(at)) == len(classifier.model_names)
+
+
+def test_classify_gallery_shows_the_stored_answers_with_right_and_wrong_marks(classifier):
+    stored = json.loads((ARTIFACTS / "examples" / examples_module.GALLERY_NAME).read_text())
+    assert examples_module.read_gallery().fresh, f"gallery.json is stale: run `{examples_module.GALLERY_COMMAND}`"
+    at = run_page("pages/classify.py")
+    frame = gallery_frame(at)
+    shown = example_clips()
+    assert len(frame) == len(shown) == len(stored["examples"])
+    titles = [examples_module.column_title(name) for name in stored["columns"]]
+    assert list(frame.columns) == ["Clip", "GTZAN label"] + titles
+    for (_, row), record in zip(frame.iterrows(), stored["examples"]):
+        assert row["Clip"] == record["file"][:-len(".mp3")] and row["GTZAN label"] == record["label"]
+        for name, title in zip(stored["columns"], titles):
+            answer = record["answers"][name]
+            mark = examples_module.RIGHT if answer["right"] else examples_module.WRONG
+            assert row[title] == f"{mark} {answer['genre']} {answer['confidence']:.0%}"
+            assert answer["right"] == (answer["genre"] == record["label"])
+    right = sum(record["answers"][stored["columns"][0]]["right"] for record in stored["examples"])
+    assert f"gets {right} of these {len(shown)} clips right" in texts(at)
+    assert not [info.value for info in at.info if "stale" in info.value or "changed" in info.value]
+    # Picking a row analyses that clip, and the page then says what the gallery says about it.
+    pick_example(at, 4)
+    record = stored["examples"][4]
+    assert model_metrics(at) == [record["answers"][name]["genre"] for name in classifier.model_names]
+
+
+def test_classify_gallery_without_marks_when_the_models_changed(tmp_path, use_artifacts, classifier):
+    folder = write_complete_artifacts(tmp_path / "artifacts")
+    with (folder / "feature_config.json").open("a") as handle:   # same settings, other bytes: as after retraining
+        handle.write("\n")
+    use_artifacts(folder)
+    at = run_page("pages/classify.py")
+    frame = gallery_frame(at)
+    assert list(frame.columns) == ["Clip", "GTZAN label"] and len(frame) == len(example_clips())
+    assert not any(mark in str(cell) for mark in (examples_module.RIGHT, examples_module.WRONG)
+                   for cell in frame.to_numpy().ravel())
+    assert any("retrained" in info.value and examples_module.GALLERY_COMMAND in info.value for info in at.info)
+    assert len(model_metrics(at)) == len(classifier.model_names)       # the clip is still analysed
 
 
 def test_classify_an_uploaded_file(classifier):
@@ -377,6 +429,154 @@ def test_build_examples_copies_bytes_unchanged(tmp_path):
     readme = (out / "README.md").read_text()
     assert "blues/blues.00004" in readme and "test" in readme and "No test clip with audio for: classical" in readme
     assert example_clips(out) == built and example_clips(tmp_path / "nowhere") == []
+
+
+# ----------------------------------------------------------------------------- the examples gallery
+@dataclasses.dataclass
+class FakeAnalysis:
+    predictions: dict
+    verdict: object | None
+
+
+class FakeClassifier:
+    """Answers by the clip's length: a 2 s clip is blues to every model, a 3 s clip jazz to the CNN only."""
+
+    config = CONFIG
+
+    def __init__(self, artifacts_dir: Path, verdict: bool = True):
+        self.artifacts_dir = artifacts_dir
+        self.with_verdict = verdict
+
+    def analyse(self, audio):
+        blues = audio.duration_s < 2.5
+        predictions = {"cnn": FakePrediction(peaked("blues" if blues else "jazz", 0.8)),
+                       "musicnn": FakePrediction(peaked("blues" if blues else "rock", 0.55))}
+        verdict = FakePrediction(peaked("blues" if blues else "rock", 0.612)) if self.with_verdict else None
+        return FakeAnalysis(predictions, verdict)
+
+
+def gallery_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """An examples folder with two short clips (blues, jazz) and an artifacts folder with two model files."""
+    examples, artifacts = tmp_path / "examples", tmp_path / "artifacts"
+    examples.mkdir()
+    artifacts.mkdir()
+    (examples / "blues.00003.mp3").write_bytes(encode(music(2.0, 22050, seed=1), 22050, "WAV"))
+    (examples / "jazz.00007.mp3").write_bytes(encode(music(3.0, 22050, seed=2), 22050, "WAV"))
+    (artifacts / "cnn.tflite").write_bytes(b"cnn weights")
+    (artifacts / "feature_config.json").write_text("{}")
+    (artifacts / "training.json").write_text("{}")                  # does not decide any answer
+    return examples, artifacts
+
+
+def test_gallery_records_every_model_and_the_verdict(tmp_path):
+    examples, artifacts = gallery_folders(tmp_path)
+    path = examples_module.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts))
+    stored = json.loads(path.read_text())
+    assert stored["columns"] == ["cnn", "musicnn", "verdict"]
+    assert stored["artifacts"] == examples_module.artifact_stamp(artifacts)
+    assert set(stored["artifacts"]) == {"cnn.tflite", "feature_config.json"}
+    blues, jazz = stored["examples"]
+    assert (blues["clip"], blues["label"], jazz["clip"], jazz["label"]) == ("blues/blues.00003", "blues",
+                                                                            "jazz/jazz.00007", "jazz")
+    assert blues["answers"]["verdict"] == {"genre": "blues", "confidence": 0.612, "right": True}
+    assert jazz["answers"]["cnn"]["right"] and not jazz["answers"]["musicnn"]["right"]
+    assert not jazz["answers"]["verdict"]["right"]
+
+    gallery = examples_module.read_gallery(examples, artifacts)
+    assert gallery.fresh and gallery.note is None
+    table, help_texts = examples_module.gallery_table(example_clips(examples), gallery)
+    assert list(table.columns) == ["Clip", "GTZAN label", "CNN", "Pretrained musicnn", "Combined verdict"]
+    assert help_texts["Combined verdict"] == "Combined verdict"
+    assert help_texts["CNN"] == MODEL_TITLES["cnn"] and help_texts["Pretrained musicnn"] == MODEL_TITLES["musicnn"]
+    assert table.to_dict("records") == [
+        {"Clip": "blues.00003", "GTZAN label": "blues", "CNN": "✅ blues 80%", "Pretrained musicnn": "✅ blues 55%",
+         "Combined verdict": "✅ blues 61%"},
+        {"Clip": "jazz.00007", "GTZAN label": "jazz", "CNN": "✅ jazz 80%", "Pretrained musicnn": "❌ rock 55%",
+         "Combined verdict": "❌ rock 61%"},
+    ]
+    assert examples_module.gallery_summary(gallery).startswith(
+        "The CNN gets 2 of these 2 clips right, the pretrained musicnn 1, the combined verdict 1 (")
+
+
+def test_gallery_without_a_verdict_has_no_verdict_column(tmp_path):
+    examples, artifacts = gallery_folders(tmp_path)
+    examples_module.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts, verdict=False))
+    gallery = examples_module.read_gallery(examples, artifacts)
+    assert gallery.columns == ("cnn", "musicnn")
+    table, _ = examples_module.gallery_table(example_clips(examples), gallery)
+    assert "Combined verdict" not in table.columns
+
+
+@pytest.mark.parametrize("change", ["retrained", "new model", "verdict added", "model removed", "other clip bytes",
+                                    "clip added", "unreadable"])
+def test_a_stale_gallery_shows_no_marks(tmp_path, change):
+    examples, artifacts = gallery_folders(tmp_path)
+    examples_module.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts))
+    (artifacts / "training.json").write_text('{"retrained": true}')   # not a stamp file: still fresh
+    assert examples_module.read_gallery(examples, artifacts).fresh
+    if change == "retrained":
+        (artifacts / "cnn.tflite").write_bytes(b"other cnn weights")
+    elif change == "new model":
+        (artifacts / "lstm.tflite").write_bytes(b"lstm weights")
+    elif change == "verdict added":
+        (artifacts / "verdict.json").write_text('{"weights": {}}')
+    elif change == "model removed":
+        (artifacts / "cnn.tflite").unlink()
+    elif change == "other clip bytes":
+        (examples / "jazz.00007.mp3").write_bytes(encode(music(3.0, 22050, seed=9), 22050, "WAV"))
+    elif change == "clip added":
+        (examples / "rock.00001.mp3").write_bytes(encode(music(2.0, 22050, seed=3), 22050, "WAV"))
+    else:
+        (examples / examples_module.GALLERY_NAME).write_text('{"examples": [')
+    gallery = examples_module.read_gallery(examples, artifacts)
+    assert gallery.status == "stale" and not gallery.fresh
+    assert examples_module.GALLERY_COMMAND in gallery.note
+    table, help_texts = examples_module.gallery_table(example_clips(examples), gallery)
+    assert list(table.columns) == list(help_texts) == ["Clip", "GTZAN label"]
+    assert len(table) == len(example_clips(examples))
+    assert examples_module.gallery_summary(gallery) is None
+
+
+def test_a_missing_gallery_says_which_command_makes_it(tmp_path):
+    examples, artifacts = gallery_folders(tmp_path)
+    gallery = examples_module.read_gallery(examples, artifacts)
+    assert gallery.status == "missing" and examples_module.GALLERY_COMMAND in gallery.note
+    table, _ = examples_module.gallery_table(example_clips(examples), gallery)
+    assert table.to_dict("records") == [{"Clip": "blues.00003", "GTZAN label": "blues"},
+                                        {"Clip": "jazz.00007", "GTZAN label": "jazz"}]
+    assert examples_module.gallery_summary(gallery) is None
+
+
+def test_the_stamp_covers_every_file_the_classifier_reads():
+    from core.inference import VERDICT_FILE
+    from core.pretrained import HEAD_FILE
+
+    assert {"feature_config.json", "normalisation.json", HEAD_FILE, VERDICT_FILE} <= set(examples_module.STAMP_FILES)
+
+
+def test_gallery_only_recomputes_the_gallery_without_the_data_folder(tmp_path, classifier):
+    examples, _ = gallery_folders(tmp_path)
+    manifest = examples / examples_module.MANIFEST_NAME
+    manifest.write_text('{"examples": []}')
+    clips = {path.name: path.read_bytes() for path in examples.glob("*.mp3")}
+    assert examples_module.main(["--gallery-only", "--out", str(examples), "--data", str(tmp_path / "none")]) == 0
+    assert {path.name: path.read_bytes() for path in examples.glob("*.mp3")} == clips
+    assert manifest.read_text() == '{"examples": []}'
+    gallery = examples_module.read_gallery(examples)
+    assert gallery.fresh and set(gallery.answers) == {"blues/blues.00003", "jazz/jazz.00007"}
+    assert gallery.columns[:len(classifier.model_names)] == tuple(classifier.model_names)
+
+
+def test_the_bundled_gallery_is_what_the_models_say_now(classifier):
+    gallery = examples_module.read_gallery()
+    assert gallery.fresh, f"artifacts/examples/gallery.json: {gallery.note}"
+    now = examples_module.build_gallery(classifier, example_clips())
+    assert gallery.columns == tuple(now["columns"])
+    for record in now["examples"]:
+        stored = gallery.answers[record["clip"]]
+        for name, answer in record["answers"].items():
+            assert stored[name]["genre"] == answer["genre"] and stored[name]["right"] == answer["right"]
+            assert stored[name]["confidence"] == pytest.approx(answer["confidence"], abs=1e-3)
 
 
 # ----------------------------------------------------------------------------- core.figures
