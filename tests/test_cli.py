@@ -1,5 +1,6 @@
 """The command lines: python -m core.predict and python -m core.evaluate, run as a user runs them."""
 
+import csv
 import json
 import os
 import subprocess
@@ -60,6 +61,106 @@ def test_predict_plain_text_and_exit_status(files):
     assert len(ok.stdout.strip().splitlines()) == 1
     bad = run("core.predict", files["bad"])
     assert bad.returncode == 1 and "error:" in bad.stdout
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A folder tree of four short clips (one with an upper-case extension, one FLAC) and two files
+    that are not audio; returns the folder and the clips in the order they are classified."""
+    folder = tmp_path_factory.mktemp("library")
+    rate, rng = 22050, np.random.default_rng(0)
+    clips = [folder / "a.wav", folder / "sub" / "B.WAV", folder / "sub" / "deeper" / "c.flac",
+             folder / "sub2" / "d.wav"]
+    for index, path in enumerate(clips):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t = np.arange(int((3 + index / 3) * rate)) / rate
+        tone = np.sin(2 * np.pi * 110 * (index + 1) * t) * (1 + np.sin(2 * np.pi * (index + 1) * t))
+        sf.write(path, (0.2 * tone + 0.05 * rng.standard_normal(len(t))).astype(np.float32), rate,
+                 format=path.suffix[1:].upper())
+    (folder / "notes.txt").write_text("not music\n")
+    (folder / "sub" / "cover.jpg").write_bytes(b"\xff\xd8\xff not really a picture")
+    return str(folder), [str(path) for path in clips]
+
+
+def records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_predict_searches_folders_and_counts_other_files(library):
+    folder, clips = library
+    result = run("core.predict", folder, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = records(result.stdout)
+    assert [record["file"] for record in found] == clips
+    assert all(record["ok"] for record in found)
+    assert "Skipped 2 files in the folders that are not audio" in result.stderr
+
+
+def test_predict_two_jobs_give_the_records_of_one(library, files):
+    folder, clips = library
+    inputs = (files["bad"], folder, files["good"])
+    one, two = (run("core.predict", *inputs, "--json", "--jobs", jobs) for jobs in ("1", "2"))
+    assert one.returncode == two.returncode == 1           # the text file posing as MP3
+    assert [record["file"] for record in records(two.stdout)] == [files["bad"], *clips, files["good"]]
+    assert two.stdout == one.stdout
+    assert "Traceback" not in two.stderr
+
+
+def test_predict_output_resumes_after_an_interrupted_run(library, tmp_path):
+    folder, clips = library
+    output = tmp_path / "records.jsonl"
+    first = run("core.predict", folder, "--output", str(output))
+    assert first.returncode == 0 and first.stdout == ""
+    written = output.read_text()
+    assert [record["file"] for record in records(written)] == clips
+
+    again = run("core.predict", folder, "--output", str(output))
+    assert again.returncode == 0 and output.read_text() == written
+    assert "Skipped 4 files already recorded" in again.stderr
+
+    lines = written.splitlines(keepends=True)
+    output.write_text("".join(lines[:2]) + lines[2][:40])      # killed while writing the third record
+    resumed = run("core.predict", folder, "--output", str(output))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Skipped 2 files already recorded" in resumed.stderr
+    assert records(output.read_text()) == records(written)
+
+
+def test_predict_output_keeps_the_exit_status_of_recorded_failures(files, tmp_path):
+    output = tmp_path / "records.jsonl"
+    first = run("core.predict", files["good"], files["bad"], "--output", str(output), "--jobs", "2")
+    assert first.returncode == 1
+    assert first.stderr.count(files["bad"] + ": error: ") == 1     # failures are shown too
+    again = run("core.predict", files["good"], files["bad"], "--output", str(output))
+    assert again.returncode == 1 and "Skipped 2 files already recorded" in again.stderr
+    assert len(output.read_text().splitlines()) == 2
+
+
+def test_predict_csv_columns_and_resume(library, files, tmp_path):
+    folder, clips = library
+    result = run("core.predict", folder, files["bad"], "--csv")
+    assert result.returncode == 1
+    rows = list(csv.reader(result.stdout.splitlines()))
+    header, body = rows[0], [dict(zip(rows[0], row)) for row in rows[1:]]
+    assert header[:4] == ["file", "ok", "error", "duration_s"]
+    models = [column.removesuffix("_genre") for column in header[4::2]]
+    assert {"cnn", "lstm", "baseline"} <= set(models)
+    assert header[4:] == [f"{model}_{column}" for model in models for column in ("genre", "confidence")]
+    assert [row["file"] for row in body] == [*clips, files["bad"]]
+    for row in body[:-1]:
+        assert row["ok"] == "true" and row["error"] == "" and 3 <= float(row["duration_s"]) <= 4.1
+        for model in models:
+            assert row[f"{model}_genre"] in GENRES and 0.1 <= float(row[f"{model}_confidence"]) <= 1
+    bad = body[-1]
+    assert bad["ok"] == "false" and bad["error"].endswith(".") and bad["cnn_genre"] == bad["duration_s"] == ""
+
+    output = tmp_path / "records.csv"
+    output.write_text("".join(result.stdout.splitlines(keepends=True)[:3]) + clips[2][:10])  # cut short
+    resumed = run("core.predict", folder, files["bad"], "--csv", "--output", str(output))
+    assert resumed.returncode == 1 and "Skipped 2 files already recorded" in resumed.stderr
+    assert output.read_text() == result.stdout
+    wrong = run("core.predict", folder, "--output", str(output))      # CSV resumed as JSON lines
+    assert wrong.returncode == 2 and "cannot be resumed." in wrong.stderr
 
 
 def test_evaluate_json_on_the_test_list(data_dir):
