@@ -3,11 +3,12 @@
 The test starts ``streamlit run streamlit_app.py`` on a free local port, opens every page that the
 app's navigation links to, uploads a clip on the page that has a file uploader and waits for both
 the CNN and the LSTM prediction, uploads random bytes named ``.wav`` and waits for the plain
-error sentence, and checks that no page shows a Streamlit exception or a traceback. On servers of
-their own, it opens a page's URL as the very first visit (a shared link on a freshly started server),
-on a phone and on a projector, and checks that the app's navigation is shown. Last, it checks
-that serving all this imported nothing that requirements.txt (all that Streamlit Community Cloud
-installs) does not provide, and nothing too big for the hosted app (TensorFlow, librosa, ...).
+error sentence, and checks that no page shows a Streamlit exception or a traceback, nor chart text
+smaller than 14 px (the back of a room, on a projector). On servers of their own, it opens a page's
+URL as the very first visit (a shared link on a freshly started server), on a phone and on a
+projector, and checks that the app's navigation is shown. Last, it checks that serving all this
+imported nothing that requirements.txt (all that Streamlit Community Cloud installs) does not
+provide, and nothing too big for the hosted app (TensorFlow, librosa, ...).
 
 A full-page screenshot of every state is written to ``test-output/screenshots/`` (git-ignored) and
 the server's log to ``test-output/streamlit-server.log``: look at them after a change to the pages.
@@ -80,6 +81,7 @@ PROJECTOR = {"width": 1920, "height": 1080}
 SERVER_START_TIMEOUT_S = 60
 PAGE_TIMEOUT_S = 60
 ANALYSIS_TIMEOUT_S = 90
+MIN_CHART_TEXT_PX = 14   # chart text must stay readable from the back of a room on a projector
 
 NAV_LINKS = '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"], [data-testid="stTopNavDropdownLink"]'
 EXCEPTION = '[data-testid="stException"]'
@@ -300,6 +302,20 @@ def assert_no_exception(page, where: str) -> None:
     assert not page.page_errors, f"{where}: JavaScript errors in the browser: {page.page_errors}"
 
 
+def small_chart_texts(page) -> list[list]:
+    """[text, size in px] of every text in the page's Plotly charts drawn smaller than
+    ``MIN_CHART_TEXT_PX``: its font size times the scale Plotly gives it to fit (bar labels, for one,
+    are shrunk to the bar's thickness unless told not to)."""
+    return page.evaluate(
+        """minimum => [...document.querySelectorAll('[data-testid="stPlotlyChart"] svg text')]
+            .filter(text => text.textContent.trim())
+            .map(text => {
+                const scale = /scale\\(([0-9.e-]+)/.exec(text.getAttribute('transform') || '');
+                return [text.textContent, parseFloat(getComputedStyle(text).fontSize) * (scale ? parseFloat(scale[1]) : 1)];
+            })
+            .filter(([, size]) => size < minimum)""", MIN_CHART_TEXT_PX)
+
+
 def page_links(page, base_url: str) -> list[tuple[str, str]]:
     """(title, absolute URL) of every page the app's navigation links to, in order, without repeats."""
     links = []
@@ -384,6 +400,8 @@ def test_every_page_renders_without_exception(app_url, page):
         screenshot(page, f"{index + 1:02d}-{title}")
         assert_no_exception(page, f"page {title!r} ({url})")
         assert main_text(page).strip(), f"page {title!r} ({url}) is empty"
+        small = small_chart_texts(page)
+        assert not small, f"page {title!r} ({url}): chart text under {MIN_CHART_TEXT_PX} px: {small[:10]}"
 
 
 # A first visit straight to a page's URL must show the app's navigation: each page's icon and title,
