@@ -102,8 +102,7 @@ def analyse_audio(classifier, path: Path, capture_index: int | None):
 
         audio = dataclasses.replace(audio, samples=measurement_capture(audio.samples, classifier.config.sample_rate,
                                                                        capture_index))
-    analysis = classifier.analyse(audio)
-    return with_verdict(classifier, analysis.predictions, analysis.analysed_s)
+    return classifier.analyse(audio).outcomes()
 
 
 def evaluate_folder(classifier, folder: Path, capture: bool = False, on_record=None) -> dict:

@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.config import GENRES, FeatureConfig
+from core.config import GENRES, FeatureConfig, PretrainedConfig
 from core.catalog import MODEL_TITLES, SHORT_TITLES
 from core.representation import levels_to_db, mel_filterbank
 
@@ -603,6 +603,17 @@ def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapp
         return sum(1 for layer in architecture or [] if layer["type"] == kind)
 
     steps = [f"waveform\n{config.sample_rate:,} numbers/s"]
+    if name == "musicnn":
+        pretrained = PretrainedConfig()
+        patch_s = pretrained.patch_frames * pretrained.hop_length / pretrained.sample_rate
+        steps += [f"resampled\n{pretrained.sample_rate:,} numbers/s",
+                  f"log-mel spectrogram\n{pretrained.n_mels} bands, "
+                  f"{pretrained.sample_rate / pretrained.hop_length:.1f} columns/s",
+                  f"patches of {patch_s:.0f} s\nspread over the clip",
+                  "musicnn (pretrained)\n50 tags: rock, jazz, 80s, ...",
+                  "genre head\ntags to genres", "average over patches",
+                  f"one of {len(GENRES)} genres"]
+        return steps
     if name == "baseline":
         hidden = max(count("Dense") - 1, 0)
         steps += [f"{baseline_inputs(config, architecture) or 'clip'} statistics\n"
@@ -640,16 +651,23 @@ def pipeline_html(steps: Sequence[str]) -> str:
     return f'<div role="list">{arrow.join(boxes)}</div>'
 
 
-def lossy_table(evaluation: Mapping | None) -> pd.DataFrame:
-    """Clip accuracy on the test clips that have audio: from their spectrogram images and from their MP3s."""
-    subset = (evaluation or {}).get("audio_subset")
-    if not subset:
-        return pd.DataFrame(columns=["model", "from the original (images, %)", "from the 64 kbit/s MP3s (%)"])
-    return pd.DataFrame([{
-        "model": MODEL_TITLES.get(name, name),
-        "from the original (images, %)": 100 * subset["from_images"]["models"][name]["clip_accuracy"],
-        "from the 64 kbit/s MP3s (%)": 100 * subset["from_mp3"]["models"][name]["clip_accuracy"],
-    } for name in subset["from_images"]["models"] if name in subset.get("from_mp3", {}).get("models", {})])
+def accuracy_table(rows: Sequence[Mapping], clips: Mapping[str, int]) -> pd.DataFrame:
+    """``core.report.accuracy_rows`` as a table: one row per model and the verdict, a column per view (%)."""
+    from core.report import VIEW_SHORT
+
+    columns = {key: f"{VIEW_SHORT[key]} ({clips[key]})" for key in VIEW_SHORT if key in clips}
+    return pd.DataFrame([{"model": row["model"], **{title: None if row.get(key) is None else 100 * row[key]
+                                                     for key, title in columns.items()}} for row in rows],
+                        columns=["model", *columns.values()])
+
+
+def head_trials_table(trials: Sequence[Mapping]) -> pd.DataFrame:
+    """The transfer head's validation trials (``training.json``), best first."""
+    rows = [{"trained on": trial["mix"], "reads": trial["settings"]["features"], "L2": trial["settings"]["l2"],
+             "tag prior": trial["settings"]["prior_strength"],
+             **{f"valid {view} (%)": 100 * value for view, value in trial["valid"].items()},
+             "mean (%)": 100 * trial["mean"]} for trial in trials]
+    return pd.DataFrame(rows).sort_values("mean (%)", ascending=False, kind="stable").reset_index(drop=True)
 
 
 NOT_MEASURED = "not measured"

@@ -65,6 +65,10 @@ class Analysis:
     notices: tuple[str, ...]
     feature_seconds: float             # representation of every unit
 
+    def outcomes(self) -> dict[str, ModelPrediction]:
+        """Every model's prediction and, last, the combined verdict when there is one."""
+        return self.predictions | ({VERDICT: self.verdict} if self.verdict is not None else {})
+
 
 class GenreClassifier:
     """Every exported model in an artifacts folder, ready to classify."""
@@ -93,6 +97,11 @@ class GenreClassifier:
     @property
     def model_names(self) -> list[str]:
         return list(self._interpreters)
+
+    @property
+    def output_names(self) -> list[str]:
+        """The models and, when the artifacts have its weights, the combined verdict."""
+        return self.model_names + ([VERDICT] if self.verdict_weights else [])
 
     def analyse(self, audio: DecodedAudio) -> Analysis:
         """Cut decoded audio into units, compute their representation once, and run every model."""

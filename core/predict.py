@@ -57,7 +57,7 @@ def classify_file(classifier, path: str) -> dict:
         "models": {
             name: {"genre": prediction.genre,
                    "probabilities": {genre: round(float(p), 6) for genre, p in zip(GENRES, prediction.probabilities)}}
-            for name, prediction in analysis.predictions.items()
+            for name, prediction in analysis.outcomes().items()
         },
     }
 
@@ -178,7 +178,7 @@ def _classify_in_worker(path: str) -> dict:
 
 def _model_names_in_worker() -> list[str]:
     """The models a worker loaded, for the CSV header."""
-    return _classifier.model_names
+    return _classifier.output_names
 
 
 @contextlib.contextmanager
@@ -195,7 +195,7 @@ def classifier_pool(jobs: int) -> Iterator[tuple[list[str], Callable[[list[str]]
 
         classifier = GenreClassifier()
         with threadpool_limits(1, user_api="blas"):
-            yield classifier.model_names, lambda paths: (classify_file(classifier, path) for path in paths)
+            yield classifier.output_names, lambda paths: (classify_file(classifier, path) for path in paths)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     executor = ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(threads,))

@@ -29,6 +29,7 @@ from core.representation import levels_to_db, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 LEAKY_MAX_EPOCHS = 20
+RECORDINGS_PER_CLIP = 3     # simulated speaker -> room -> microphone versions of each training clip with audio
 
 
 # ----------------------------------------------------------------------------- data
@@ -40,6 +41,8 @@ class Split:
     levels: list[np.ndarray]
     features: np.ndarray
     config: FeatureConfig
+    # dB spectrograms of the clip's audio recorded through random speakers and rooms (clips with audio)
+    recorded: dict[int, list[np.ndarray]] = dataclasses.field(default_factory=dict)
 
     @property
     def labels(self) -> np.ndarray:
@@ -133,14 +136,42 @@ def augment(windows: np.ndarray, rng: np.random.Generator, settings: TrainingSet
     return windows
 
 
-def captured(db: list[np.ndarray], probability: float, rng: np.random.Generator,
-             config: FeatureConfig) -> list[np.ndarray]:
-    """Each clip, with probability ``probability``, as if a random device and room had captured it."""
+def captured(split: Split, probability: float, rng: np.random.Generator, config: FeatureConfig) -> list[np.ndarray]:
+    """Each clip, with probability ``probability``, as if a random device and room had captured it.
+
+    A clip with audio uses one of its real recordings through simulated speakers and rooms
+    (``Split.recorded``); an image-only clip gets the mel-domain simulation of ``core.capture``.
+    """
     if probability <= 0:
-        return db
+        return split.db
     from core.capture import augment_db
 
-    return [augment_db(matrix, rng, config) if rng.random() < probability else matrix for matrix in db]
+    out = []
+    for index, matrix in enumerate(split.db):
+        if rng.random() >= probability:
+            out.append(matrix)
+        elif split.recorded.get(index):
+            out.append(split.recorded[index][rng.integers(len(split.recorded[index]))])
+        else:
+            out.append(augment_db(matrix, rng, config))
+    return out
+
+
+def record_through_rooms(data_dir: Path, split: Split, versions: int, seed: int) -> None:
+    """Fill ``split.recorded``: each clip with audio, played through ``versions`` random capture chains."""
+    from core.audio import decode
+    from core.capture import capture, random_capture
+
+    rng = np.random.default_rng(seed)
+    config = split.config
+    for index, clip in enumerate(split.clips):
+        path = gtzan.find_audio(data_dir, clip, lossless_first=False)
+        if path is None:
+            continue
+        samples = decode(path, config).samples
+        split.recorded[index] = [
+            levels_to_db(unit_levels(capture(samples, config.sample_rate, random_capture(rng), rng), config), config)
+            for _ in range(versions)]
 
 
 def random_crops(db: list[np.ndarray], labels: np.ndarray, per_clip: int, width: int,
@@ -227,7 +258,7 @@ def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisatio
     history, selection = [], BestEpoch(settings.patience)
     for epoch in range(1, settings.max_epochs + 1):
         started = time.perf_counter()
-        clips = captured(train.db, settings.capture_probability, rng, config)
+        clips = captured(train, settings.capture_probability, rng, config)
         windows, labels = random_crops(clips, train.labels, settings.windows_per_clip, config.window_columns, rng)
         x = model_input(kind, augment(windows, rng, settings, norm, config), norm, config)
         x, y = mixup(x, np.eye(len(GENRES), dtype=np.float32)[labels], settings.mixup_alpha, rng)
@@ -387,9 +418,12 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
     log(f"loading {len(lists['train'])} training and {len(lists['valid'])} validation clips from {data_dir}")
     train, valid = load_split(data_dir, lists["train"], config), load_split(data_dir, lists["valid"], config)
     norm = Normalisation.fit(train.db, train.features, config)
+    settings = model_settings(epochs)
+    if any(settings[name].capture_probability > 0 for name in models if name in ("cnn", "lstm")):
+        log(f"recording the training clips with audio through {RECORDINGS_PER_CLIP} random speakers and rooms")
+        record_through_rooms(data_dir, train, RECORDINGS_PER_CLIP, seed)
     config.save(out / "feature_config.json")
     norm.save(out / "normalisation.json")
-    settings = model_settings(epochs)
     summary = {
         "seed": seed, "split": protocol, "data": {"train_clips": len(train.clips), "valid_clips": len(valid.clips)},
         "source": "spectrogram images" if (Path(data_dir) / "images_original").is_dir() else "audio",

@@ -84,7 +84,8 @@ def missing(what: str, artifact: str) -> None:
 def _stamp() -> tuple:
     """The artifacts folder and when its serving files last changed: a retrained model is loaded anew."""
     folder = artifacts_dir()
-    files = sorted(folder.glob("*.tflite")) + [folder / "feature_config.json", folder / "normalisation.json"]
+    files = sorted(folder.glob("*.tflite")) + [folder / name for name in (
+        "feature_config.json", "normalisation.json", "transfer_head.json", "verdict.json")]
     return (str(folder),) + tuple((path.name, path.stat().st_mtime_ns) for path in files if path.exists())
 
 
@@ -156,6 +157,8 @@ def model_lines(config, trained: dict | None) -> dict[str, str]:
         "lstm": f"reads the MFCCs of {window} windows step by step, remembering what it heard.",
         "baseline": f"judges {statistics or 'a few dozen'} statistics of a whole 30 s stretch (loudness, "
                     "brightness, tempo, MFCC averages).",
+        "musicnn": "hears 3 s patches through musicnn, a network pretrained on a million songs to name 50 tags "
+                   "(rock, jazz, 80s, female vocalists, ...), and turns its tags into the ten genres.",
     }
 
 

@@ -4,16 +4,16 @@ import streamlit as st
 
 from core import report
 from core.config import GENRES
-from core.figures import split_description
-from core.catalog import MODEL_NAMES, MODEL_TITLES
+from core.catalog import MODEL_NAMES, MODEL_TITLES, TITLES
+from core.figures import accuracy_table, split_description
 from pages._common import artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
 
 ensure_app_navigation()
 
 st.title("🎵 genre-lab")
 st.markdown(
-    "#### Play or record a piece of music, and three models trained on the GTZAN collection say which of "
-    "ten genres it sounds like.\n"
+    "#### Play or record a piece of music, and four models trained on the GTZAN collection say which of "
+    "ten genres it sounds like, with one combined verdict.\n"
     "#### The app shows what the models heard, how sure each one is, and how well they really do on "
     "music they have never heard."
 )
@@ -21,7 +21,7 @@ st.markdown(
 st.subheader("The ten genres")
 st.markdown(" · ".join(f"**{genre}**" for genre in GENRES))
 
-st.subheader("The three models")
+st.subheader("The models")
 lines = model_lines(feature_config(), report.training(artifacts_dir()))
 for name in MODEL_NAMES:
     st.markdown(f"- **{MODEL_TITLES[name]}**: {lines[name]}")
@@ -37,15 +37,22 @@ if scores:
     )
     columns = st.columns(len(test["models"]))
     for column, (name, model) in zip(columns, test["models"].items()):
-        column.metric(MODEL_TITLES.get(name, name), f"{model['clip_accuracy']:.1%}",
+        column.metric(TITLES.get(name, name), f"{model['clip_accuracy']:.1%}",
                       help=f"macro F1 {model['macro_f1']:.3f}; single windows {model['window_accuracy']:.1%}")
+    rows, clips = report.accuracy_rows(artifacts_dir()), report.view_clips(artifacts_dir())
+    if len(clips) > 1:
+        st.caption("And beyond GTZAN's test images (clip accuracy, %): MP3 files, the same music recorded through a "
+                   "simulated speaker and microphone, and real recordings from outside GTZAN.")
+        st.dataframe(accuracy_table(rows, clips), hide_index=True, column_config={
+            column: st.column_config.NumberColumn(format="%.1f") for column in accuracy_table(rows, clips).columns
+            if column != "model"})
 else:
     missing("The measured test accuracy", "evaluation.json")
 
 st.subheader("Where to go")
 links = (
     ("pages/classify.py", "Classify a clip", "🎧",
-     "an example, your own file or the microphone; all three models side by side."),
+     "an example, your own file or the microphone; every model side by side and one verdict."),
     ("pages/how_it_works.py", "How it works", "💡", "from waveform to genre, step by step, for the classroom."),
     ("pages/training.py", "Training", "📈", "learning curves, architectures, settings, confusion matrices."),
     ("pages/comparison.py", "Comparison", "⚖️",

@@ -4,12 +4,19 @@ import streamlit as st
 
 from core import report
 from core.figures import (
-    architecture_table, confusion_figure, history_figure, per_genre_table, settings_table, split_name,
+    architecture_table, confusion_figure, head_trials_table, history_figure, per_genre_table, settings_table, split_name,
 )
 from core.catalog import MODEL_TITLES
 from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
 
 ensure_app_navigation()
+
+TRANSFER_INTRO = ("The pretrained **musicnn** tagger (trained on the Million Song Dataset to name 50 tags, seven of "
+                  "them genres) stays frozen; only a small head from its tags (and, if validation prefers, its "
+                  "penultimate layer) to the ten genres is trained here, pulled towards the tags that name a genre. "
+                  "Its training clips are the GTZAN clips with audio, as they are and through simulated speakers, "
+                  "rooms and microphones, and the clips that exist only as spectrogram images, converted to "
+                  "musicnn's input and degraded in the same spirit.")
 
 st.title("📈 Training")
 trained = report.training(artifacts_dir())
@@ -29,21 +36,41 @@ st.markdown(
 if not scores:
     missing("The confusion matrices and per-genre scores on the test list", "evaluation.json")
 
+verdict = trained.get("verdict")
+if verdict:
+    st.subheader("The combined verdict")
+    st.markdown("The verdict averages every model's genre probabilities with these weights, the best of "
+                f"{verdict['weightings_tried']} weightings on the validation list: " + ", ".join(
+                    f"**{MODEL_TITLES.get(name, name)}** {weight:.0%}" for name, weight in verdict["weights"].items())
+                + ". Validation accuracy: " + ", ".join(f"{view} {value:.1%}" for view, value in verdict["valid"].items())
+                + ".")
+
 for tab, (name, model) in zip(st.tabs([MODEL_TITLES.get(name, name) for name in trained["models"]]),
                               trained["models"].items()):
     with tab:
-        st.subheader("Learning curves")
-        chart(history_figure(model["history"], model.get("best_epoch")), key=f"history-{name}",
-              alt=f"Loss and accuracy per epoch of the {MODEL_TITLES.get(name, name)}")
-        if model.get("augmentation"):
-            st.caption("Training figures are measured on augmented, mixed-up windows, so they can sit below the "
-                       "validation figures. The kept epoch is the one with the best validation clip accuracy.")
-        st.subheader("Architecture")
-        st.table(architecture_table(model["architecture"]).style.format({"parameters": "{:,}"}), hide_index=True)
-        st.caption(f"{model['parameters']:,} parameters; exported model file {model['size_bytes'] / 1024:,.0f} KB; "
-                   f"trained in {model['training_seconds']:,.0f} s.")
-        st.subheader("Settings")
-        st.table(settings_table(model), hide_index=True)
+        if name == "musicnn":
+            st.markdown(TRANSFER_INTRO)
+            st.subheader("Chosen on the validation list")
+            st.dataframe(head_trials_table(model["head_trials"]), hide_index=True, height=320)
+            st.caption(f"Kept: the head trained on {model['training_mix']} reading {model['settings']['features']}, "
+                       f"then refitted on the training and validation lists; "
+                       f"{model['settings']['patches_per_unit']} patches of 3 s per 30 s at serving time. "
+                       f"Image-derived inputs calibrated on {model['calibration']['clips']} training clips with audio. "
+                       f"Trained in {model['training_seconds']:,.0f} s.")
+            st.caption(report.TRANSFER_CREDIT)
+        else:
+            st.subheader("Learning curves")
+            chart(history_figure(model["history"], model.get("best_epoch")), key=f"history-{name}",
+                  alt=f"Loss and accuracy per epoch of the {MODEL_TITLES.get(name, name)}")
+            if model.get("augmentation"):
+                st.caption("Training figures are measured on augmented, mixed-up windows, so they can sit below the "
+                           "validation figures. The kept epoch is the one with the best validation clip accuracy.")
+            st.subheader("Architecture")
+            st.table(architecture_table(model["architecture"]).style.format({"parameters": "{:,}"}), hide_index=True)
+            st.caption(f"{model['parameters']:,} parameters; exported model file {model['size_bytes'] / 1024:,.0f} KB; "
+                       f"trained in {model['training_seconds']:,.0f} s.")
+            st.subheader("Settings")
+            st.table(settings_table(model), hide_index=True)
         if scores and name in scores["test"]["models"]:
             tested = scores["test"]["models"][name]
             st.subheader(f"On the test list: {tested['clip_accuracy']:.1%} of clips correct, "
