@@ -50,6 +50,7 @@ _ZERO_THRESHOLD = np.float32(1e-10)          # zero_crossings: |x| at or below t
 _HPSS_KERNEL = 31
 _START_BPM, _STD_OCTAVES, _MAX_BPM = 120.0, 1.0, 320.0
 _AUTOCORRELATION_SECONDS = 8.0
+_TRANSPOSE_TILE = 128                        # frames per tile when the magnitudes are turned bins x frames
 
 
 def clip_features(samples: np.ndarray, config: FeatureConfig, names: tuple[str, ...] = FEATURE_NAMES,
@@ -63,7 +64,7 @@ def clip_features(samples: np.ndarray, config: FeatureConfig, names: tuple[str, 
     samples = np.asarray(samples, dtype=np.float32)
     spectrum = stft(samples, config) if spectrum is None else spectrum   # frames x bins
     magnitude = np.abs(spectrum)
-    magnitude_by_bin = np.ascontiguousarray(magnitude.T)        # bins x frames, as librosa holds it
+    magnitude_by_bin = _bins_by_frame(magnitude)                 # bins x frames, as librosa holds it
     power = magnitude_by_bin ** 2
     mel = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
     mel_db = _power_to_db(mel @ power, config)
@@ -83,6 +84,15 @@ def clip_features(samples: np.ndarray, config: FeatureConfig, names: tuple[str, 
     values.update({f"mfcc{k}_{stat}": value for k, coefficient in enumerate(mfcc, start=1)
                    for stat, value in zip(("mean", "var"), _mean_var(coefficient))})
     return np.array([values[name] for name in names], dtype=np.float64)
+
+
+def _bins_by_frame(magnitude: np.ndarray) -> np.ndarray:
+    """``np.ascontiguousarray(magnitude.T)``, copied ``_TRANSPOSE_TILE`` frames at a time: each tile
+    stays in the CPU cache, which makes the copy about twice as fast as one strided pass."""
+    transposed = np.empty(magnitude.shape[::-1], dtype=magnitude.dtype)
+    for start in range(0, len(magnitude), _TRANSPOSE_TILE):
+        transposed[:, start:start + _TRANSPOSE_TILE] = magnitude[start:start + _TRANSPOSE_TILE].T
+    return transposed
 
 
 def _mean_var(values: np.ndarray) -> tuple[float, float]:
@@ -183,22 +193,44 @@ def _zero_crossing_rate(samples: np.ndarray, config: FeatureConfig) -> np.ndarra
     """
     padded = np.pad(samples, config.n_fft // 2, mode="edge")
     negative = padded < -_ZERO_THRESHOLD
-    crossings = np.concatenate(([0], np.cumsum(negative[1:] != negative[:-1])))
+    crossings = np.concatenate(([0], np.cumsum(negative[1:] != negative[:-1], dtype=np.int32)))
     starts = np.arange(1 + (len(padded) - config.n_fft) // config.hop_length) * config.hop_length
     return (crossings[starts + config.n_fft - 1] - crossings[starts]) / config.n_fft
 
 
 def _spectral_shape(magnitude: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spectral centroid, bandwidth and 85% rolloff of each frame, as librosa computes them from
-    the magnitude spectrum (bins x frames)."""
+    the magnitude spectrum (bins x frames).
+
+    Each frame is normalised to a sum of 1 in float64 and rounded to float32, as librosa does; the
+    temporaries are reused in place rather than allocated anew for every step.
+    """
     freqs = _fft_frequencies(config)
     total = magnitude.sum(axis=0, dtype=np.float64)
-    weights = (magnitude / np.where(total < _TINY32, 1.0, total)).astype(np.float32)
+    weights = np.empty(magnitude.shape, dtype=np.float32)
+    np.divide(magnitude, np.where(total < _TINY32, 1.0, total), out=weights, casting="unsafe")
     centroid = freqs @ weights
-    bandwidth = np.sqrt(np.sum(weights * (freqs[:, np.newaxis] - centroid) ** 2, axis=0))
-    cumulative = np.cumsum(magnitude, axis=0)
-    rolloff = freqs[np.argmax(cumulative >= _ROLL_PERCENT * cumulative[-1], axis=0)]
-    return centroid, bandwidth, rolloff
+    spread = np.subtract.outer(freqs, centroid)
+    spread *= spread
+    spread *= weights
+    bandwidth = np.sqrt(np.sum(spread, axis=0))
+    return centroid, bandwidth, freqs[_rolloff_bins(magnitude)]
+
+
+def _rolloff_bins(magnitude: np.ndarray) -> np.ndarray:
+    """For each frame of ``magnitude`` (bins x frames), the first bin at which the running float32 sum
+    of the magnitudes reaches ``_ROLL_PERCENT`` of the whole sum: the bin ``librosa.feature.spectral_rolloff``
+    finds with ``np.cumsum(magnitude, axis=0)``.
+
+    The running sums are added up one row of bins at a time, the same float32 additions in the same
+    order as ``np.cumsum``, which walks down each frame's column and is about four times slower. A
+    running sum of non-negative values never decreases, so the first bin at the threshold is the
+    number of bins below it.
+    """
+    cumulative = magnitude.copy()
+    for previous, row in zip(cumulative[:-1], cumulative[1:]):
+        row += previous
+    return np.sum(cumulative < _ROLL_PERCENT * cumulative[-1], axis=0, dtype=np.int32)
 
 
 # ----------------------------------------------------------------------------- HPSS
