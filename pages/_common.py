@@ -50,7 +50,7 @@ def _app_pages() -> list:
     return [
         st.Page("pages/home.py", title="Home", icon="🏠", default=True),
         st.Page("pages/classify.py", title="Classify a clip", icon="🎧", url_path="classify"),
-        st.Page("pages/how_it_works.py", title="How it works", icon="💡", url_path="how-it-works"),
+        st.Page("pages/how-it-works.py", title="How it works", icon="💡", url_path="how-it-works"),
         st.Page("pages/training.py", title="Training", icon="📈", url_path="training"),
         st.Page("pages/comparison.py", title="Comparison", icon="⚖️", url_path="comparison"),
     ]

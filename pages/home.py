@@ -53,7 +53,7 @@ st.subheader("Where to go")
 links = (
     ("pages/classify.py", "Classify a clip", "🎧",
      "an example, your own file or the microphone; every model side by side and one verdict."),
-    ("pages/how_it_works.py", "How it works", "💡", "from waveform to genre, step by step, for the classroom."),
+    ("pages/how-it-works.py", "How it works", "💡", "from waveform to genre, step by step, for the classroom."),
     ("pages/training.py", "Training", "📈", "learning curves, architectures, settings, confusion matrices."),
     ("pages/comparison.py", "Comparison", "⚖️",
      "against published results, and why some published numbers are too good."),

@@ -32,7 +32,7 @@ from tests.audio_corpus import encode, music
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
 ARTIFACTS = ROOT / "artifacts"
-PAGES = ("pages/home.py", "pages/classify.py", "pages/how_it_works.py", "pages/training.py", "pages/comparison.py")
+PAGES = ("pages/home.py", "pages/classify.py", "pages/how-it-works.py", "pages/training.py", "pages/comparison.py")
 TIMEOUT_S = 60
 CONFIG = FeatureConfig()
 
@@ -167,7 +167,7 @@ def test_missing_files_are_named_with_their_command(tmp_path, use_artifacts):
     assert any("training.json" in info.value for info in training.info)
     for model in MODEL_NAMES:
         (folder / f"{model}.tflite").unlink()
-    for page in ("pages/classify.py", "pages/how_it_works.py"):
+    for page in ("pages/classify.py", "pages/how-it-works.py"):
         assert any("python -m core.train" in info.value for info in run_page(page).info)
 
 
@@ -346,7 +346,7 @@ def test_a_session_keeps_only_the_last_few_analyses():
 
 
 def test_how_it_works_shows_the_inputs_of_the_chosen_window(classifier):
-    at = run_page("pages/how_it_works.py")
+    at = run_page("pages/how-it-works.py")
     slider = at.slider(key="window")
     slider.set_value(slider.min).run()
     assert not at.exception
