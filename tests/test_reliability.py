@@ -8,9 +8,11 @@
   the user is told) are analysed in a fresh process each, whose peak resident memory is bounded and
   does not grow with the length of the file.
 * Many visitors: concurrent analyses on one shared classifier give bit-identical results; concurrent
-  app sessions each see their own upload, with one classifier for all of them; no upload is left on
-  disk (nothing in the temporary folder, no file in the repository or in the system's temporary
-  folder holding uploaded bytes: other processes may write files there meanwhile).
+  app sessions each see their own upload, with one classifier for all of them and no more analyses
+  at once than ``ANALYSES_AT_ONCE``; a real server answers five browsers uploading at the same
+  moment within the memory budget (``tests/load_sessions.py`` runs the same with 30); no upload is
+  left on disk (nothing in the temporary folder, no file in the repository or in the system's
+  temporary folder holding uploaded bytes: other processes may write files there meanwhile).
 * Determinism, the upload limit and unsupported formats.
 
 Run with ``-s`` to see the measured memory figures and timings.
@@ -52,6 +54,8 @@ UPLOAD = "Upload a file"
 RECORD = "Record with the microphone"
 TIMEOUT_S = 180                   # per script run; generous for 8 sessions sharing 2 cores
 VISITORS = 8
+BROWSER_VISITORS = 5              # real browsers uploading at once to a real server
+SERVER_MEMORY_LIMIT_MB = 600      # peak resident memory of the server (Community Cloud: about 690 MB-1 GB)
 
 # The app subset: one bad case per error class (the empty file is in test_app.py; the MP4 case is
 # in the upload-limit test below) and two good ones, one of them with a notice.
@@ -357,6 +361,21 @@ def test_concurrent_visitors_each_see_their_own_upload_with_one_classifier(examp
 
     monkeypatch.setattr(GenreClassifier, "__init__", counting_init)
     _common._classifier.clear()                      # the sessions below load the models
+    running, most_at_once, analysed, count_lock = [0], [0], [], threading.Lock()
+    analyse_clip = _common.analyse_clip
+
+    def counting_analyse_clip(*args, **kwargs):
+        with count_lock:
+            running[0] += 1
+            most_at_once[0] = max(most_at_once[0], running[0])
+        try:
+            return analyse_clip(*args, **kwargs)
+        finally:
+            with count_lock:
+                running[0] -= 1
+                analysed.append(1)
+
+    monkeypatch.setattr(_common, "analyse_clip", counting_analyse_clip)
     chosen = examples[:VISITORS]
     sessions, failures = {}, []
     barrier = threading.Barrier(VISITORS)
@@ -381,6 +400,7 @@ def test_concurrent_visitors_each_see_their_own_upload_with_one_classifier(examp
     assert len(sessions) == VISITORS
 
     assert len(built) == 1, f"the classifier was built {len(built)} times"
+    assert len(analysed) >= VISITORS and most_at_once[0] <= _common.ANALYSES_AT_ONCE, (len(analysed), most_at_once)
     assert _common._classifier(_common._stamp()) is built[0]
     for index, row in enumerate(chosen):
         at, label = sessions[index], row["example"].label
@@ -390,6 +410,22 @@ def test_concurrent_visitors_each_see_their_own_upload_with_one_classifier(examp
         store = at.session_state[_common.SESSION_KEY]
         assert [key[0] for key in store] == [hashlib.sha256(row["data"]).hexdigest()], label
         assert_same_analysis(next(iter(store.values())).analysis, row["analysis"], label)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_browsers_uploading_at_the_same_moment_are_all_answered_within_the_memory_budget():
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("/usr/bin/chromium not found: apt-get install chromium")
+    pytest.importorskip("playwright")
+    from tests.load_sessions import run
+
+    result = run(BROWSER_VISITORS)
+    print(f"\n{BROWSER_VISITORS} browsers uploading at once: server {result['baseline_mb']:.0f} MB before, "
+          f"{result['peak_mb']:.0f} MB at the peak; last answer after {result['last_answer_s']} s")
+    assert not result["failures"], (result["failures"], result["server_log_tail"])
+    assert result["answered"] == BROWSER_VISITORS
+    assert result["peak_mb"] <= SERVER_MEMORY_LIMIT_MB, result
 
 
 def _files_holding(roots: list[Path], fingerprints: list[bytes], since: float, skip: set[Path]) -> list[str]:
