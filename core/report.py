@@ -233,6 +233,8 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
         lines += ["", f"Speed and memory (`python -m core.bench`, {speed['machine']}, clip {speed['clip']}):", "",
                   "| | genre-lab (LiteRT, NumPy) | common way (librosa + TensorFlow) | target |", "|---|---:|---:|---:|",
                   f"| warm: decode + features + all models | {ours['warm_ms']:.0f} ms | {common['warm_ms']:.0f} ms | {targets['warm_ms']:.0f} ms |",
+                  *([f"| warm: the transfer model alone (its front end included) | {ours['per_model_ms']['musicnn']:.0f} ms | "
+                     f"| {targets['musicnn_ms']:.0f} ms |"] if "musicnn" in ours["per_model_ms"] and "musicnn_ms" in targets else []),
                   f"| cold: process start to first result | {ours['cold_s']:.1f} s | {common['cold_s']:.1f} s | {targets['cold_s']:.0f} s |",
                   f"| peak resident memory | {ours['peak_mb']:.0f} MB | {common['peak_mb']:.0f} MB | {targets['peak_mb']:.0f} MB |",
                   f"| 10-minute file | {speed['ten_minutes']['seconds']:.2f} s | | {targets['ten_minutes_s']:.0f} s |"]

@@ -347,8 +347,10 @@ def split_table(data_dir: Path, clips: list[str], interpreter, calibration, data
         if (index + 1) % 50 == 0 or index + 1 == len(clips):
             log(f"  tagger outputs: {index + 1}/{len(clips)} clips")
 
+    # A folder of images: the clips that have one (jazz.00054 has none); a folder of audio: every clip.
+    has_images = (Path(data_dir) / "images_original").is_dir()
     usable = [clip for clip in clips if gtzan.image_path(data_dir, clip).exists()
-              or gtzan.find_audio(data_dir, clip, lossless_first=False)]
+              or (not has_images and gtzan.find_audio(data_dir, clip, lossless_first=False))]
     return tagger_table(usable, versions_of, interpreter, progress)
 
 
@@ -446,13 +448,15 @@ def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed:
     chosen = max(trials, key=lambda trial: trial["mean"])
     record = {
         "settings": dataclasses.asdict(settings), "training_mix": mix, "training_kinds": list(TRAINING_MIXES[mix]),
-        "best_valid": chosen["valid"], "best_val_clip_accuracy": chosen["valid"]["images"],
+        "best_valid": chosen["valid"], "best_val_clip_accuracy": chosen["valid"].get("images", chosen["mean"]),
         "head_trials": trials, "patches_trials": patch_trials,
         "calibration": {"clips": len(gains), "gain_median": float(np.median(gains)),
                         "gain_range": [float(gains.min()), float(gains.max())]},
         "data": dataclasses.asdict(data),
         "examples": {part: {"clips": len(table.clips), "patches": int(len(table.kind))} for part, table in tables.items()},
         "parameters_head": int(head.weights.size + head.bias.size),
+        "parameters": tagger_parameters() + int(head.weights.size + head.bias.size),
+        "size_bytes": tagger.stat().st_size,
     }
     extra = {"image_gain": float(np.median(gains)), "band_gain": band_gain.tolist(), "tags": tags,
              "trained_on": "training list"}
@@ -460,6 +464,13 @@ def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed:
     record["seconds_before_refit"] = round(time.perf_counter() - started, 1)
     record["_tables"] = tables
     return record
+
+
+def tagger_parameters() -> int:
+    """Weights of the frozen musicnn network (from the Keras port)."""
+    from core.musicnn_port import build_musicnn
+
+    return int(build_musicnn().count_params())
 
 
 def refit_on_everything(record: dict, out: Path) -> None:

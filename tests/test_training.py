@@ -66,19 +66,25 @@ def tiny_artifacts(tiny_gtzan, tmp_path_factory):
     from core.train import main
 
     out = tmp_path_factory.mktemp("artifacts")
-    assert main(["--data", str(tiny_gtzan), "--epochs", "2", "--out", str(out), "--no-leaky"]) == 0
+    assert main(["--data", str(tiny_gtzan), "--epochs", "2", "--out", str(out), "--no-leaky", "--no-cache"]) == 0
     return out
 
 
 def test_training_writes_every_artifact(tiny_artifacts):
     for name in ("feature_config.json", "normalisation.json", "training.json", "evaluation.json", "MODEL_CARD.md",
-                 "cnn.keras", "cnn.tflite", "lstm.keras", "lstm.tflite", "baseline.keras", "baseline.tflite"):
+                 "cnn.keras", "cnn.tflite", "lstm.keras", "lstm.tflite", "baseline.keras", "baseline.tflite",
+                 "musicnn.tflite", "transfer_head.json", "verdict.json"):
         assert (tiny_artifacts / name).exists(), name
     summary = json.loads((tiny_artifacts / "training.json").read_text())
     assert summary["source"] == "audio"
-    for model in summary["models"].values():
-        assert len(model["history"]) == 2
-        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(model["history"][0])
+    for name in ("cnn", "lstm", "baseline"):
+        assert len(summary["models"][name]["history"]) == 2
+        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(summary["models"][name]["history"][0])
+    transfer = summary["models"]["musicnn"]
+    assert transfer["head_trials"] and transfer["settings"]["patches_per_unit"] >= 1
+    assert set(transfer["training_kinds"]) <= {"audio", "audio captured", "image", "image captured"}
+    verdict = json.loads((tiny_artifacts / "verdict.json").read_text())
+    assert abs(sum(verdict["weights"].values()) - 1) < 1e-6 and set(verdict["weights"]) == {"cnn", "lstm", "baseline", "musicnn"}
     evaluation = json.loads((tiny_artifacts / "evaluation.json").read_text())
     assert evaluation["test"]["clips"] == len(GENRES)
     matrix = np.array(evaluation["test"]["models"]["cnn"]["confusion_matrix"])
