@@ -84,11 +84,7 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "FeatureConfig":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown feature configuration keys: {sorted(unknown)}")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
+        return _from_dict(cls, values, "feature configuration")
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
@@ -126,8 +122,12 @@ class PretrainedConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "PretrainedConfig":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown pretrained-input configuration keys: {sorted(unknown)}")
-        return cls(**values)
+        return _from_dict(cls, values, "pretrained-input configuration")
+
+
+def _from_dict(cls, values: dict, what: str):
+    """A configuration dataclass from its ``to_dict`` (JSON lists back to tuples); unknown keys refused."""
+    unknown = set(values) - {field.name for field in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
+    return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.config import GENRES, FeatureConfig, PretrainedConfig
-from core.catalog import MODEL_TITLES, SHORT_TITLES
+from core.catalog import MODEL_NAMES, MODEL_TITLES, SHORT_TITLES
 from core.representation import levels_to_db, mel_filterbank
 
 LOW_CONFIDENCE = 0.5          # below this, a model's top genre is called uncertain
@@ -560,7 +560,7 @@ def benchmark_model_ms(benchmark: Mapping | None) -> dict[str, float]:
 
 
 def tradeoff_table(training: Mapping | None, evaluation: Mapping | None, benchmark: Mapping | None,
-                   models: Sequence[str] = ("cnn", "lstm", "baseline")) -> pd.DataFrame:
+                   models: Sequence[str] = MODEL_NAMES) -> pd.DataFrame:
     """Per model: test accuracy, parameters, model size, inference time, training time.
 
     A measure whose file is missing stays empty (None), so the page can say which file to make.

@@ -73,7 +73,7 @@ with right:
     )
 
 # ----------------------------------------------------------------------------- trade-offs
-st.header("CNN versus LSTM: what each costs here")
+st.header("What each model costs here")
 tradeoffs = tradeoff_table(trained, scores, timed)
 if len(tradeoffs):
     st.dataframe(tradeoffs, hide_index=True, column_config={

@@ -263,6 +263,19 @@ def test_classify_gallery_without_marks_when_the_models_changed(tmp_path, use_ar
     assert len(model_metrics(at)) == len(classifier.model_names)       # the clip is still analysed
 
 
+def test_classify_puts_the_combined_verdict_first(classifier):
+    if classifier.verdict_weights is None:
+        pytest.skip("no artifacts/verdict.json: python -m core.train writes it")
+    at = run_page("pages/classify.py")
+    expected = classifier.analyse(decode(example_clips()[0].path, classifier.config))
+    verdicts = [metric for metric in at.metric if metric.label == "Combined verdict"]
+    assert [metric.value for metric in verdicts] == [expected.verdict.genre]
+    assert verdicts[0].delta == f"{expected.verdict.confidence:.0%} sure"
+    headers = [header.value for header in at.header]
+    assert headers.index("Verdict") < headers.index("What each model says")
+    assert "weights chosen on the validation list" in texts(at)
+
+
 def test_classify_an_uploaded_file(classifier):
     data = encode(music(6.0, 44100, channels=2), 44100, "FLAC")
     at = run_page("pages/classify.py")
