@@ -26,6 +26,9 @@ from core.representation import stft, unit_bounds, unit_levels
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 MAX_BATCH = 64
+# musicnn's first layers hold about 9 MB of activations per 3 s patch: patches go through it a few at a
+# time (64 at once peaked at 856 MB on a 10-minute file).
+TAGGER_BATCH = 4
 VERDICT_FILE = "verdict.json"
 
 
@@ -212,8 +215,8 @@ class GenreClassifier:
         interpreter, lock = self._interpreters["musicnn"]
         tags, penultimate = [], []
         with lock:
-            for start in range(0, len(batch), MAX_BATCH):
-                part_tags, part_penultimate = tagger_outputs(interpreter, batch[start:start + MAX_BATCH])
+            for start in range(0, len(batch), TAGGER_BATCH):
+                part_tags, part_penultimate = tagger_outputs(interpreter, batch[start:start + TAGGER_BATCH])
                 tags.append(part_tags)
                 penultimate.append(part_penultimate)
         return head.probabilities(np.concatenate(tags), np.concatenate(penultimate)), np.concatenate(starts)

@@ -11,7 +11,7 @@ import csv
 import json
 from pathlib import Path
 
-from core.catalog import TITLES
+from core.catalog import MODEL_NAMES, TITLES
 from core.config import GENRES, FeatureConfig
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
@@ -58,6 +58,11 @@ def view_summaries(scores: dict) -> dict[str, dict]:
     views = {"test": scores.get("test"), "mp3": subset.get("from_mp3"), "captured": subset.get("captured"),
              "realworld": scores.get("realworld")}
     return {key: value for key, value in views.items() if value}
+
+
+def in_catalogue_order(models: dict) -> list[tuple[str, dict]]:
+    """A ``training.json`` models block in the catalogue's order (retraining some models reorders the file)."""
+    return [(name, models[name]) for name in MODEL_NAMES if name in models]
 
 
 def accuracy_rows(artifacts_dir: Path = ARTIFACTS_DIR) -> list[dict]:
@@ -144,7 +149,7 @@ def model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
         "| model | parameters | best epoch | validation clip accuracy | training time |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, model in trained["models"].items():
+    for name, model in in_catalogue_order(trained["models"]):
         lines.append(f"| {TITLES[name]} | {model['parameters']:,} | {model.get('best_epoch') or 'n/a'} | "
                      f"{model['best_val_clip_accuracy']:.1%} | {model['training_seconds']:.0f} s |")
     if "musicnn" in trained["models"]:
@@ -201,8 +206,8 @@ def view_notes(artifacts_dir: Path = ARTIFACTS_DIR) -> list[str]:
     """What each column of the robustness table measures."""
     clips = view_clips(artifacts_dir)
     return ["; ".join(f"{VIEW_SHORT[key]}: {heading} ({clips[key]} clips)" for key, heading in VIEWS if key in clips)
-            + ". Written by `python -m core.evaluate` through `python -m core.train`; the test list and the "
-            "real-world recordings were used once, after every choice was made on the validation list."]
+            + ". Written by `python -m core.evaluate` through `python -m core.train`. Every choice was made on "
+            "the validation list; the test list and the real-world recordings only measure."]
 
 
 TRANSFER_CREDIT = ("The transfer model's tagger is musicnn's `MSD_musicnn` (J. Pons and X. Serra, \"musicnn: "
@@ -218,7 +223,7 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
     lines = robustness_table(artifacts_dir) + [""] + view_notes(artifacts_dir) if scores else []
     lines += ["", "| model | macro F1 (test) | leaky segment split | parameters | warm inference |",
               "|---|---:|---:|---:|---:|"]
-    for name, model in trained["models"].items():
+    for name, model in in_catalogue_order(trained["models"]):
         test = scores["test"]["models"].get(name) if scores else None
         leaky_score = leaked["models"].get(name) if leaked else None
         warm = speed["ours"]["per_model_ms"].get(name) if speed else None

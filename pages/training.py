@@ -45,8 +45,8 @@ if verdict:
                 + ". Validation accuracy: " + ", ".join(f"{view} {value:.1%}" for view, value in verdict["valid"].items())
                 + ".")
 
-for tab, (name, model) in zip(st.tabs([MODEL_TITLES.get(name, name) for name in trained["models"]]),
-                              trained["models"].items()):
+models = report.in_catalogue_order(trained["models"])
+for tab, (name, model) in zip(st.tabs([MODEL_TITLES.get(name, name) for name, _ in models]), models):
     with tab:
         if name == "musicnn":
             st.markdown(TRANSFER_INTRO)

@@ -188,12 +188,15 @@ def test_training_and_comparison_draw_every_figure(complete_artifacts, use_artif
     use_artifacts(complete_artifacts)
     training = run_page("pages/training.py")
     trained = json.loads((complete_artifacts / "training.json").read_text())
-    assert plotly_count(training) == 2 * len(trained["models"])       # learning curves + confusion matrix
-    assert len(training.dataframe) == len(trained["models"])          # per genre
-    assert len(training.table) == 2 * len(trained["models"])          # architecture, settings
+    epochs = [name for name in trained["models"] if name != "musicnn"]   # the transfer head has trials instead
+    assert plotly_count(training) == 2 * len(epochs) + 1                 # learning curves + confusion matrices
+    assert len(training.dataframe) == len(trained["models"]) + 1         # per genre, and the head's trials
+    assert len(training.table) == 2 * len(epochs)                        # architecture, settings
     assert figures.split_name(trained["split"]) in texts(training)
+    assert "combined verdict" in texts(training) and "musicnn" in texts(training)
     comparison = run_page("pages/comparison.py")
     assert plotly_count(comparison) == 1
+    assert "speaker" in texts(comparison)
     assert "Sturm" in texts(comparison) and "leaky" in texts(comparison)
 
 
@@ -707,6 +710,10 @@ def test_window_votes():
 def test_training_figures_and_tables():
     trained = json.loads((ARTIFACTS / "training.json").read_text())
     for name, model in trained["models"].items():
+        if name == "musicnn":      # a frozen tagger and a head: trials on validation, not epochs
+            trials = figures.head_trials_table(model["head_trials"])
+            assert len(trials) == len(model["head_trials"]) and trials["mean (%)"].is_monotonic_decreasing
+            continue
         figure = figures.history_figure(model["history"], model["best_epoch"])
         assert {trace.name for trace in figure.data} >= {"training (windows)", "validation (windows)"}
         table = figures.architecture_table(model["architecture"])
@@ -730,7 +737,8 @@ def test_comparison_tables(complete_artifacts):
 
     rows = report.comparison_rows(complete_artifacts)
     table = figures.comparison_table(rows)
-    assert table["measured here"].sum() == 5 and table["protocol"].str.len().min() > 0
+    evaluated = len(report.evaluation(complete_artifacts)["test"]["models"])
+    assert table["measured here"].sum() == evaluated + 2 and table["protocol"].str.len().min() > 0
     assert table["accuracy (%)"].dtype == float
     styles = figures.highlight_ours(table).to_html().split("</style>")[0]
     assert "font-weight: bold" in styles
@@ -761,8 +769,11 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
     bench = figures.benchmark_table(timed)
     assert bench.iloc[0]["this app"] == "80.0" and bench.iloc[0]["common way (librosa + Keras)"] == "900.0"
     assert bench.iloc[-1]["common way (librosa + Keras)"] == "not measured" and "None" not in bench.to_string()
-    assert figures.benchmark_table(None).empty and figures.lossy_table(None).empty
-    assert len(figures.lossy_table(evaluation)) == 3
+    assert figures.benchmark_table(None).empty
+    rows, clips = report.accuracy_rows(complete_artifacts), report.view_clips(complete_artifacts)
+    accuracy = figures.accuracy_table(rows, clips).set_index("model")
+    assert list(accuracy.index) == [row["model"] for row in rows]
+    assert accuracy.loc[MODEL_TITLES["cnn"]].iloc[0] == pytest.approx(100 * evaluation["test"]["models"]["cnn"]["clip_accuracy"])
 
 
 def test_pipeline_drawing_uses_the_real_configuration():
