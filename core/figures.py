@@ -365,7 +365,8 @@ def verdict_sentences(verdict, predictions: Mapping[str, object], weights: Mappi
     if not others:
         first = f"Every model says **{verdict.genre}**."
     elif backing:
-        first = f"{_joined(backing).capitalize()} {'agree' if len(backing) > 1 else 'agrees'}; {_joined(others)}."
+        backers = _joined(backing)
+        first = f"{backers[0].upper()}{backers[1:]} {'agree' if len(backing) > 1 else 'agrees'}; {_joined(others)}."
     else:
         first = (f"No single model puts {verdict.genre} first ({_joined(others)}), but it is the genre they find "
                  "most likely together.")
@@ -463,6 +464,8 @@ def settings_table(model: Mapping) -> pd.DataFrame:
             ("frequency masks / time masks", _pair(settings.get("freq_masks"), settings.get("time_masks"))),
             ("mask width (fraction)", settings.get("mask_fraction")),
             ("mixup alpha", settings.get("mixup_alpha")),
+            ("share of clips heard as simulated recordings each epoch (speaker, room, microphone, codec)",
+             settings.get("capture_probability") or None),
         ]
     return pd.DataFrame([(name, _text(value)) for name, value in rows if value is not None],
                         columns=["setting", "value"])

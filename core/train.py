@@ -461,6 +461,7 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
             "settings": dataclasses.asdict(settings[name]),
             "optimizer": "Adam", "loss": "categorical cross-entropy (one-hot targets, mixup for cnn/lstm)",
             "augmentation": (["random time crops", "level noise", "frequency and time masks", "mixup"]
+                             + (["simulated recordings"] if settings[name].capture_probability > 0 else [])
                              if name != "baseline" else []),
             "best_epoch": best["epoch"], "best_val_clip_accuracy": best["val_clip_accuracy"],
             "training_seconds": round(seconds, 1), "parameters": int(model.count_params()),

@@ -162,3 +162,17 @@ def test_evaluate_folder_reports_every_model_and_the_verdict(classifier, labelle
     assert set(summary["models"]) == expected
     for scores in summary["models"].values():
         assert np.array(scores["confusion_matrix"]).sum() == 2
+
+
+def test_verdict_sentences_name_who_backs_it():
+    from core.figures import verdict_sentences
+
+    class Said:
+        def __init__(self, genre):
+            self.genre = genre
+
+    predictions = {"cnn": Said("rock"), "lstm": Said("rock"), "musicnn": Said("country")}
+    first, how = verdict_sentences(Said("rock"), predictions, {"cnn": 0.6, "lstm": 0.0, "musicnn": 0.3})
+    assert first == "The CNN and the LSTM agree; the pretrained musicnn says country."
+    assert how.endswith("CNN 67%, pretrained musicnn 33%.")
+    assert verdict_sentences(Said("jazz"), predictions, {"cnn": 1.0})[0].startswith("No single model puts jazz first")
