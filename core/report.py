@@ -48,8 +48,7 @@ VIEWS = (
     ("captured", "the same MP3s through a speaker, a room and a microphone (simulated)"),
     ("realworld", "real recordings from outside GTZAN (measured only, never trained on)"),
 )
-VIEW_SHORT = {"test": "test (images)", "mp3": "test MP3s", "captured": "speaker → microphone",
-              "realworld": "real-world recordings"}
+VIEW_SHORT = {"test": "test images", "mp3": "test MP3s", "captured": "speaker → mic", "realworld": "real world"}
 
 
 def view_summaries(scores: dict) -> dict[str, dict]:
@@ -141,7 +140,7 @@ def model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
         "(fault-filtered, artist-conditional lists of Kereliuk, Sturm & Larsen 2015) with "
         f"{trained['data']['train_clips']} training and {trained['data']['valid_clips']} validation clips; "
         "every choice (early stopping, model selection, settings) was made on the validation list; "
-        "the test list was used once, for the figures below.", "",
+        "the test list was never used for a choice, only for the figures below.", "",
         f"Input: {config.n_mels}-band mel spectrogram, {config.column_rate_hz:.1f} columns per second, "
         f"{config.levels} levels over {config.top_db:.0f} dB, normalised per 30 s unit; model windows of "
         f"{config.window_columns} columns ({config.window_seconds:.1f} s), {config.n_mfcc} MFCCs for the LSTM.", "",

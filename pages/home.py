@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import report
 from core.config import GENRES
-from core.catalog import MODEL_NAMES, MODEL_TITLES, TITLES
+from core.catalog import MODEL_NAMES, MODEL_TITLES, SHORT_TITLES, TITLES
 from core.figures import accuracy_table, split_description
 from pages._common import artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
 
@@ -32,13 +32,14 @@ if scores:
     test = scores["test"]
     st.caption(
         f"Share of whole clips classified correctly on {split_description(scores['split'])}: {test['clips']} "
-        "GTZAN clips, used once, after every choice was made on the validation list. "
+        "GTZAN clips that no choice was made on: every choice was made on the validation list. "
         f"Chance is {1 / len(GENRES):.0%}."
     )
     columns = st.columns(len(test["models"]))
     for column, (name, model) in zip(columns, test["models"].items()):
-        column.metric(TITLES.get(name, name), f"{model['clip_accuracy']:.1%}",
-                      help=f"macro F1 {model['macro_f1']:.3f}; single windows {model['window_accuracy']:.1%}")
+        column.metric(SHORT_TITLES.get(name, name).capitalize(), f"{model['clip_accuracy']:.1%}",
+                      help=f"{TITLES.get(name, name)}: macro F1 {model['macro_f1']:.3f}; "
+                           f"single windows {model['window_accuracy']:.1%}")
     rows, clips = report.accuracy_rows(artifacts_dir()), report.view_clips(artifacts_dir())
     if len(clips) > 1:
         st.caption("And beyond GTZAN's test images (clip accuracy, %): MP3 files, the same music recorded through a "

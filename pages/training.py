@@ -30,7 +30,7 @@ st.markdown(
     f"Trained on the **{split_name(trained['split'])}** split from the GTZAN {trained.get('source', 'data')}: "
     f"{data.get('train_clips', '?')} training clips; every choice (the epoch kept, the settings) was made on "
     f"{data.get('valid_clips', '?')} validation clips. "
-    + (f"The test list ({scores['test']['clips']} clips) was used once, for the confusion matrices below."
+    + (f"The test list ({scores['test']['clips']} clips) only measures: the confusion matrices below."
        if scores else "")
 )
 if not scores:

@@ -177,7 +177,7 @@ def test_home_shows_measured_accuracy_with_its_protocol(complete_artifacts, use_
     evaluation = json.loads((complete_artifacts / "evaluation.json").read_text())
     shown = {metric.label: metric.value for metric in at.metric}
     for name, model in evaluation["test"]["models"].items():
-        assert shown[MODEL_TITLES[name]] == f"{model['clip_accuracy']:.1%}"
+        assert shown[figures.short_title(name).capitalize()] == f"{model['clip_accuracy']:.1%}"
     assert "fault-filtered test list" in texts(at)
     for genre in GENRES:
         assert genre in texts(at)
