@@ -4,8 +4,9 @@ musicnn (Pons & Serra 2019) was trained on 3 s patches of the Million Song Datas
 predict 50 Last.fm tags, seven of which are GTZAN genres. Its network stays frozen (LiteRT,
 ``artifacts/musicnn.tflite``); what is trained here is a multinomial logistic regression from its
 per-patch outputs (the 50 tag logits, optionally its 200-unit penultimate layer) to the ten genres,
-pulled towards the tag -> genre mapping its own tags already know (``TAG_PRIOR``) so that a head
-fitted to a few hundred GTZAN clips keeps what a million songs taught it.
+which can be pulled towards the tag -> genre mapping its own tags already know (``TAG_PRIOR``) so
+that a head fitted to a few hundred GTZAN clips keeps what a million songs taught it; validation
+decides how strongly (``HEAD_GRID``).
 
 Most GTZAN clips exist only as spectrogram images (128 mel bands of 22050 Hz audio, 11.1 columns
 per second, 80 dB relative to the clip's maximum), so the tagger's input is derived from them:

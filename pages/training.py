@@ -13,7 +13,8 @@ ensure_app_navigation()
 
 TRANSFER_INTRO = ("The pretrained **musicnn** tagger (trained on the Million Song Dataset to name 50 tags, seven of "
                   "them genres) stays frozen; only a small head from its tags (and, if validation prefers, its "
-                  "penultimate layer) to the ten genres is trained here, pulled towards the tags that name a genre. "
+                  "penultimate layer) to the ten genres is trained here, pulled towards the tags that name a genre "
+                  "as strongly as validation prefers (the table below has every trial). "
                   "Its training clips are the GTZAN clips with audio, as they are and through simulated speakers, "
                   "rooms and microphones, and the clips that exist only as spectrogram images, converted to "
                   "musicnn's input and degraded in the same spirit.")
