@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
 from pathlib import Path
 
 import streamlit as st
 
-from core import report
-from core.figures import ClipView, analyse_clip
+from core.app.figures import ClipView, analyse_clip
+from core.serve.artifacts import FEATURE_CONFIG_FILE, artifacts_dir, stamp_paths
+from core.serve.examples import EXAMPLES_DIR, GALLERY_NAME, example_clips, read_gallery
 
-ARTIFACTS_ENV = "GENRE_LAB_ARTIFACTS"
 ROUTED_KEY = "routed_by_app_navigation"   # session state: this run came through streamlit_app.py
 SESSION_CLIPS = 3              # analyses of uploads and recordings a session keeps
 SESSION_KEY = "clip_views"
@@ -54,6 +53,7 @@ COMMANDS = {
     "leaky_split.json": "python -m core.train (without --no-leaky)",
     "benchmark.json": "python -m core.bench",
     "examples": "python -m core.examples",
+    "experiments.json": "python -m core.experiments",
 }
 
 
@@ -65,6 +65,7 @@ def _app_pages() -> list:
         st.Page("pages/how-it-works.py", title="How it works", icon="💡", url_path="how-it-works"),
         st.Page("pages/training.py", title="Training", icon="📈", url_path="training"),
         st.Page("pages/comparison.py", title="Comparison", icon="⚖️", url_path="comparison"),
+        st.Page("pages/experiments.py", title="Experiments", icon="🧪", url_path="experiments"),
     ]
 
 
@@ -82,11 +83,6 @@ def ensure_app_navigation() -> None:
     st.rerun()
 
 
-def artifacts_dir() -> Path:
-    """The artifacts folder the app reads (``$GENRE_LAB_ARTIFACTS`` or the repository's)."""
-    return Path(os.environ.get(ARTIFACTS_ENV) or report.ARTIFACTS_DIR)
-
-
 def missing(what: str, artifact: str) -> None:
     """Tell the user that ``what`` needs an artifact that is not there yet, and which command makes it."""
     st.info(f"{what} will appear here once `artifacts/{artifact}` exists. It is written by "
@@ -96,14 +92,12 @@ def missing(what: str, artifact: str) -> None:
 def _stamp() -> tuple:
     """The artifacts folder and when its serving files last changed: a retrained model is loaded anew."""
     folder = artifacts_dir()
-    files = sorted(folder.glob("*.tflite")) + [folder / name for name in (
-        "feature_config.json", "normalisation.json", "transfer_head.json", "verdict.json")]
-    return (str(folder),) + tuple((path.name, path.stat().st_mtime_ns) for path in files if path.exists())
+    return (str(folder),) + tuple((path.name, path.stat().st_mtime_ns) for path in stamp_paths(folder))
 
 
 @st.cache_resource(show_spinner="Loading the models…", max_entries=2)
 def _classifier(stamp: tuple):
-    from core.inference import GenreClassifier
+    from core.serve.inference import GenreClassifier
 
     return GenreClassifier(stamp[0])
 
@@ -155,7 +149,7 @@ def example_view(path: Path) -> ClipView:
 def session_view(data: bytes) -> ClipView:
     """The analysis of a visitor's own audio, kept in their session only (the last few clips).
 
-    Raises ``core.errors.AudioError`` when the bytes cannot be analysed; that is not kept.
+    Raises ``core.serve.errors.AudioError`` when the bytes cannot be analysed; that is not kept.
     """
     stamp = _stamp()
     key = (hashlib.sha256(data).hexdigest(), stamp)
@@ -176,15 +170,15 @@ def chart(figure, key: str, alt: str) -> None:
 
 def feature_config():
     """The feature configuration the models were trained with (``artifacts/feature_config.json``), or None."""
-    from core.config import FeatureConfig
+    from core.serve.config import FeatureConfig
 
-    path = artifacts_dir() / "feature_config.json"
+    path = artifacts_dir() / FEATURE_CONFIG_FILE
     return FeatureConfig.load(path) if path.exists() else None
 
 
 def model_lines(config, trained: dict | None) -> dict[str, str]:
     """One plain line per model on what it reads, from the real configuration and architecture."""
-    from core.figures import baseline_inputs
+    from core.app.figures import baseline_inputs
 
     window = f"{config.window_seconds:.1f} s" if config else "short"
     architecture = ((trained or {}).get("models", {}).get("baseline") or {}).get("architecture")
@@ -201,16 +195,12 @@ def model_lines(config, trained: dict | None) -> dict[str, str]:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _example_gallery(examples_dir: str, folder: str, files: tuple):
-    from core.examples import read_gallery
-
     return read_gallery(examples_dir, folder)
 
 
 def example_gallery(examples_dir: Path | None = None):
-    """The stored answers for the bundled examples (``core.examples.read_gallery``), checked against the
+    """The stored answers for the bundled examples (``core.serve.examples.read_gallery``), checked against the
     models the app loads; read again whenever one of the files it depends on changes."""
-    from core.examples import EXAMPLES_DIR, GALLERY_NAME, example_clips, stamp_paths
-
     examples_dir = Path(examples_dir or EXAMPLES_DIR)
     folder = artifacts_dir()
     paths = stamp_paths(folder) + [examples_dir / GALLERY_NAME] + [clip.path for clip in example_clips(examples_dir)]

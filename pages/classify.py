@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from core.errors import AudioError
-from core.examples import CHOSEN_HOW, FULL_QUALITY, example_clips, gallery_summary, gallery_table
-from core.figures import (
-    agreement_sentences, clip_db, is_clear, mfcc_figure, probability_figure, spectrogram_figure, standardise_rows,
+from core.serve.errors import AudioError
+from core.serve.examples import CHOSEN_HOW, FULL_QUALITY, example_clips, gallery_summary
+from core.app.figures import (
+    agreement_sentences, clip_db, gallery_table, is_clear, mfcc_figure, probability_figure, spectrogram_figure, standardise_rows,
     timeline_figure, verdict_sentences, waveform_figure, window_votes,
 )
-from core.catalog import MODEL_TITLES
-from core.representation import mfcc_from_db
+from core.serve.catalog import MODEL_TITLES
+from core.serve.representation import mfcc_from_db
 from pages._common import (
     COMMANDS, chart, classifier, ensure_app_navigation, example_gallery, example_view, session_view,
 )

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import report
-from core.figures import (
+from core.serve import artifacts, results
+from core.app.figures import (
     accuracy_table, benchmark_table, comparison_table, highlight_ours, protocol_figure, protocol_table, tradeoff_table,
 )
 from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
@@ -15,19 +15,19 @@ HIDE_FLAG = {"measured here": None, "system": st.column_config.TextColumn(width=
 st.title("⚖️ Comparison")
 st.markdown("On GTZAN, **how** accuracy is measured matters as much as the model. Every number below names its "
             "protocol; only numbers measured under the same protocol can be compared.")
-scores, leaked = report.evaluation(artifacts_dir()), report.leaky(artifacts_dir())
-trained, timed = report.training(artifacts_dir()), report.benchmark(artifacts_dir())
+scores, leaked = artifacts.evaluation(artifacts_dir()), artifacts.leaky(artifacts_dir())
+trained, timed = artifacts.training(artifacts_dir()), artifacts.benchmark(artifacts_dir())
 
 # ----------------------------------------------------------------------------- state of the art
 st.header("Against published results")
-rows = comparison_table(report.comparison_rows(artifacts_dir()))
+rows = comparison_table(results.comparison_rows(artifacts_dir()))
 # The whole table, every row and column, text wrapped: this product's rows visible without scrolling.
 st.table(highlight_ours(rows, keep_flag=False), hide_index=True)
 st.caption(
     "Highlighted rows were measured here. **FF**: the fault-filtered, artist-conditional split of Kereliuk, Sturm & "
     "Larsen (2015): no artist in two parts, repeated, mislabelled and distorted clips left out. **Random** splits "
     "and cross-validation put the same artists (and repeated recordings) in training and test. The original course "
-    "report did not state its protocol. Sources: `core/published_results.csv`."
+    "report did not state its protocol. Sources: `core/serve/published_results.csv`."
 )
 if not scores:
     missing("This product's test-list accuracy", "evaluation.json")
@@ -96,13 +96,13 @@ else:
 
 # ----------------------------------------------------------------------------- beyond GTZAN
 st.header("Beyond GTZAN's test images: lossy files, a microphone, real recordings")
-rows, clips = report.accuracy_rows(artifacts_dir()), report.view_clips(artifacts_dir())
+rows, clips = results.accuracy_rows(artifacts_dir()), results.view_clips(artifacts_dir())
 if rows:
     st.dataframe(accuracy_table(rows, clips), hide_index=True, column_config={
         column: st.column_config.NumberColumn(format="%.1f") for column in accuracy_table(rows, clips).columns
         if column != "model"})
-    st.caption(report.view_notes(artifacts_dir())[0] + " The microphone column plays each MP3 through a simulated "
-               "small speaker, room and microphone (`core/capture.py`, fixed rooms), as when a class records music "
+    st.caption(results.view_notes(artifacts_dir())[0] + " The microphone column plays each MP3 through a simulated "
+               "small speaker, room and microphone (`core/learn/capture.py`, fixed rooms), as when a class records music "
                "from a laptop. The real-world recordings (production-library, Creative Commons, public-domain and "
                "game music) have no pop and one rock clip, so their per-genre figures are anecdotes.")
 else:

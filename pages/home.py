@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from core import report
-from core.config import GENRES
-from core.catalog import MODEL_NAMES, MODEL_TITLES, SHORT_TITLES, TITLES
-from core.figures import accuracy_table, split_description
+from core.serve import artifacts, results
+from core.serve.config import GENRES
+from core.serve.catalog import MODEL_NAMES, MODEL_TITLES, SHORT_TITLES, TITLES
+from core.app.figures import accuracy_table, split_description
 from pages._common import artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
 
 ensure_app_navigation()
@@ -22,12 +22,12 @@ st.subheader("The ten genres")
 st.markdown(" · ".join(f"**{genre}**" for genre in GENRES))
 
 st.subheader("The models")
-lines = model_lines(feature_config(), report.training(artifacts_dir()))
+lines = model_lines(feature_config(), artifacts.training(artifacts_dir()))
 for name in MODEL_NAMES:
     st.markdown(f"- **{MODEL_TITLES[name]}**: {lines[name]}")
 
 st.subheader("How well they do on unseen music")
-scores = report.evaluation(artifacts_dir())
+scores = artifacts.evaluation(artifacts_dir())
 if scores:
     test = scores["test"]
     st.caption(
@@ -40,7 +40,7 @@ if scores:
         column.metric(SHORT_TITLES.get(name, name).capitalize(), f"{model['clip_accuracy']:.1%}",
                       help=f"{TITLES.get(name, name)}: macro F1 {model['macro_f1']:.3f}; "
                            f"single windows {model['window_accuracy']:.1%}")
-    rows, clips = report.accuracy_rows(artifacts_dir()), report.view_clips(artifacts_dir())
+    rows, clips = results.accuracy_rows(artifacts_dir()), results.view_clips(artifacts_dir())
     if len(clips) > 1:
         st.caption("And beyond GTZAN's test images (clip accuracy, %): MP3 files, the same music recorded through a "
                    "simulated speaker and microphone, and real recordings from outside GTZAN.")

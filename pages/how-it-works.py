@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from core import report
-from core.examples import example_clips
-from core.figures import (
+from core.serve import artifacts
+from core.serve.examples import example_clips
+from core.app.figures import (
     baseline_inputs, clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure,
     short_title, spectrogram_figure, waveform_figure, window_inputs,
 )
-from core.catalog import MODEL_TITLES
+from core.serve.catalog import MODEL_TITLES
 from pages._common import COMMANDS, artifacts_dir, chart, classifier, ensure_app_navigation, example_view
 
 ensure_app_navigation()
@@ -22,7 +22,7 @@ models = classifier()
 if models is None:
     st.stop()
 config, norm = models.config, models.normalisation
-trained = report.training(artifacts_dir()) or {"models": {}}
+trained = artifacts.training(artifacts_dir()) or {"models": {}}
 baseline_architecture = trained["models"].get("baseline", {}).get("architecture")
 examples = example_clips()
 if not examples:

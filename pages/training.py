@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from core import report
-from core.figures import (
+from core.serve import artifacts, results
+from core.app.figures import (
     architecture_table, confusion_figure, head_trials_table, history_figure, per_genre_table, settings_table, split_name,
 )
-from core.catalog import MODEL_TITLES
+from core.serve.catalog import MODEL_TITLES
 from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
 
 ensure_app_navigation()
@@ -20,8 +20,8 @@ TRANSFER_INTRO = ("The pretrained **musicnn** tagger (trained on the Million Son
                   "musicnn's input and degraded in the same spirit.")
 
 st.title("📈 Training")
-trained = report.training(artifacts_dir())
-scores = report.evaluation(artifacts_dir())
+trained = artifacts.training(artifacts_dir())
+scores = artifacts.evaluation(artifacts_dir())
 if not trained:
     missing("What training measured", "training.json")
     st.stop()
@@ -46,7 +46,7 @@ if verdict:
                 + ". Validation accuracy: " + ", ".join(f"{view} {value:.1%}" for view, value in verdict["valid"].items())
                 + ".")
 
-models = report.in_catalogue_order(trained["models"])
+models = results.in_catalogue_order(trained["models"])
 for tab, (name, model) in zip(st.tabs([MODEL_TITLES.get(name, name) for name, _ in models]), models):
     with tab:
         if name == "musicnn":
@@ -58,7 +58,7 @@ for tab, (name, model) in zip(st.tabs([MODEL_TITLES.get(name, name) for name, _ 
                        f"{model['settings']['patches_per_unit']} patches of 3 s per 30 s at serving time. "
                        f"Image-derived inputs calibrated on {model['calibration']['clips']} training clips with audio. "
                        f"Trained in {model['training_seconds']:,.0f} s.")
-            st.caption(report.TRANSFER_CREDIT)
+            st.caption(results.TRANSFER_CREDIT)
         else:
             st.subheader("Learning curves")
             chart(history_figure(model["history"], model.get("best_epoch")), key=f"history-{name}",

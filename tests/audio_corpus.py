@@ -4,7 +4,7 @@ Nothing is stored in the repository: every case is generated on demand from a fi
 well under a second) with ``soundfile``, so the bytes are the same on every run.
 
 ``CASES`` maps a case name to a ``Case``: ``make()`` returns the input bytes, ``expected`` is ``None``
-when ``core.audio.decode`` must accept the input, else the ``core.errors.AudioError`` subclass it
+when ``core.serve.audio.decode`` must accept the input, else the ``core.serve.errors.AudioError`` subclass it
 must raise, and ``file_name`` is a name a user could give the file (tests that go through the file
 system or an upload widget use it). Accepted cases also tell the source ``sample_rate``,
 ``channels``, ``duration_s`` and the ``format`` label ``decode`` reports, ``tolerance`` (samples
@@ -32,8 +32,8 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from core.config import FeatureConfig
-from core.errors import (
+from core.serve.config import FeatureConfig
+from core.serve.errors import (
     AudioError,
     CorruptAudioError,
     EmptyFileError,

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    from core.gtzan import default_data_dir
+    from core.learn.gtzan import default_data_dir
 
     found = default_data_dir()
     if found is None:
@@ -23,6 +23,6 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def classifier():
-    from core.inference import GenreClassifier
+    from core.serve.inference import GenreClassifier
 
     return GenreClassifier()

@@ -1,4 +1,4 @@
-"""The Streamlit app (every page through ``AppTest``), ``core.figures`` and ``core.examples``.
+"""The Streamlit app (every page through ``AppTest``), ``core.app.figures`` and the bundled examples (``core.serve.examples``, ``core.learn.examples``).
 
 The pages are run twice: against the repository's ``artifacts/`` as they are (files written by
 training may be missing: the pages must say which command makes them) and against a complete
@@ -20,13 +20,15 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import examples as examples_module
-from core import figures
-from core.audio import decode
-from core.config import GENRES, FeatureConfig
-from core.errors import AudioError
-from core.examples import FROM_16_KHZ, FULL_QUALITY, PEAK_NORMALISED, example_clips
-from core.catalog import MODEL_NAMES, MODEL_TITLES
+from core.app import figures
+from core.learn import examples as making_examples
+from core.serve.artifacts import artifact_stamp
+from core.serve import examples as examples_module
+from core.serve.audio import decode
+from core.serve.config import GENRES, FeatureConfig
+from core.serve.errors import AudioError
+from core.serve.examples import FROM_16_KHZ, FULL_QUALITY, PEAK_NORMALISED, example_clips
+from core.serve.catalog import MODEL_NAMES, MODEL_TITLES
 from tests.audio_corpus import encode, music
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,13 +236,13 @@ def test_classify_gallery_shows_the_stored_answers_with_right_and_wrong_marks(cl
     frame = gallery_frame(at)
     shown = example_clips()
     assert len(frame) == len(shown) == len(stored["examples"])
-    titles = [examples_module.column_title(name) for name in stored["columns"]]
+    titles = [figures.column_title(name) for name in stored["columns"]]
     assert list(frame.columns) == ["Clip", "GTZAN label"] + titles
     for (_, row), record in zip(frame.iterrows(), stored["examples"]):
         assert row["Clip"] == record["file"][:-len(".mp3")] and row["GTZAN label"] == record["label"]
         for name, title in zip(stored["columns"], titles):
             answer = record["answers"][name]
-            mark = examples_module.RIGHT if answer["right"] else examples_module.WRONG
+            mark = figures.RIGHT if answer["right"] else figures.WRONG
             assert row[title] == f"{mark} {answer['genre']} {answer['confidence']:.0%}"
             assert answer["right"] == (answer["genre"] == record["label"])
     right = sum(record["answers"][stored["columns"][0]]["right"] for record in stored["examples"])
@@ -260,7 +262,7 @@ def test_classify_gallery_without_marks_when_the_models_changed(tmp_path, use_ar
     at = run_page("pages/classify.py")
     frame = gallery_frame(at)
     assert list(frame.columns) == ["Clip", "GTZAN label"] and len(frame) == len(example_clips())
-    assert not any(mark in str(cell) for mark in (examples_module.RIGHT, examples_module.WRONG)
+    assert not any(mark in str(cell) for mark in (figures.RIGHT, figures.WRONG)
                    for cell in frame.to_numpy().ravel())
     assert any("retrained" in info.value and examples_module.GALLERY_COMMAND in info.value for info in at.info)
     assert len(model_metrics(at)) == len(classifier.model_names)       # the clip is still analysed
@@ -372,7 +374,7 @@ def test_how_it_works_shows_the_inputs_of_the_chosen_window(classifier):
     assert f"{classifier.config.n_mels} mel bands" in texts(at)
 
 
-# ----------------------------------------------------------------------------- core.examples
+# ----------------------------------------------------------------------------- core.learn.examples
 def test_the_bundled_examples_are_one_mp3_per_genre():
     shown = example_clips()
     assert [example.genre for example in shown] == list(GENRES)
@@ -387,7 +389,7 @@ def test_the_bundled_examples_are_one_mp3_per_genre():
 
 
 def test_the_bundled_examples_are_test_clips_from_the_data_folder(data_dir):
-    from core.gtzan import read_split
+    from core.learn.gtzan import read_split
 
     test = set(read_split(data_dir, "test"))
     training = set(read_split(data_dir, "train") + read_split(data_dir, "valid"))
@@ -407,14 +409,14 @@ def test_choose_examples_prefers_full_quality_then_the_lowest_id():
     ]
     test = ["rock/rock.00001", "rock/rock.00003", "rock/rock.00005", "rock/rock.00009", "jazz/jazz.00002",
             "metal/metal.00001"]
-    chosen = examples_module.choose_examples(test, rows)
+    chosen = making_examples.choose_examples(test, rows)
     assert chosen["rock"]["path"] == "rock/rock.00003.mp3"
     assert chosen["jazz"]["path"] == "jazz/jazz.00002.mp3"         # only a 16 kHz copy: taken, said in the README
     assert "pop" not in chosen and "metal" not in chosen            # not on the test list / no audio
-    assert examples_module.choose_examples(test[::-1], rows[::-1]) == chosen
-    assert examples_module.source_quality("a.au") == FULL_QUALITY
-    assert examples_module.source_quality("a.wav [16 kHz copy, upsampled]") == FROM_16_KHZ
-    assert examples_module.source_quality("a.wav [peak-normalised copy]") == PEAK_NORMALISED
+    assert making_examples.choose_examples(test[::-1], rows[::-1]) == chosen
+    assert making_examples.source_quality("a.au") == FULL_QUALITY
+    assert making_examples.source_quality("a.wav [16 kHz copy, upsampled]") == FROM_16_KHZ
+    assert making_examples.source_quality("a.wav [peak-normalised copy]") == PEAK_NORMALISED
 
 
 def test_build_examples_copies_bytes_unchanged(tmp_path):
@@ -437,7 +439,7 @@ def test_build_examples_copies_bytes_unchanged(tmp_path):
     out = tmp_path / "examples"
     out.mkdir()
     (out / "rock.00001.mp3").write_bytes(b"stale")
-    built = examples_module.build_examples(data, out)
+    built = making_examples.build_examples(data, out)
     assert [(example.genre, example.clip) for example in built] == [("blues", "blues/blues.00004"),
                                                                     ("jazz", "jazz/jazz.00001")]
     assert (out / "blues.00004.mp3").read_bytes() == b"ID3 blues/blues.00004"
@@ -486,10 +488,10 @@ def gallery_folders(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_gallery_records_every_model_and_the_verdict(tmp_path):
     examples, artifacts = gallery_folders(tmp_path)
-    path = examples_module.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts))
+    path = making_examples.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts))
     stored = json.loads(path.read_text())
     assert stored["columns"] == ["cnn", "musicnn", "verdict"]
-    assert stored["artifacts"] == examples_module.artifact_stamp(artifacts)
+    assert stored["artifacts"] == artifact_stamp(artifacts)
     assert set(stored["artifacts"]) == {"cnn.tflite", "feature_config.json"}
     blues, jazz = stored["examples"]
     assert (blues["clip"], blues["label"], jazz["clip"], jazz["label"]) == ("blues/blues.00003", "blues",
@@ -500,7 +502,7 @@ def test_gallery_records_every_model_and_the_verdict(tmp_path):
 
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.fresh and gallery.note is None
-    table, help_texts = examples_module.gallery_table(example_clips(examples), gallery)
+    table, help_texts = figures.gallery_table(example_clips(examples), gallery)
     assert list(table.columns) == ["Clip", "GTZAN label", "CNN", "Pretrained musicnn", "Combined verdict"]
     assert help_texts["Combined verdict"] == "Combined verdict"
     assert help_texts["CNN"] == MODEL_TITLES["cnn"] and help_texts["Pretrained musicnn"] == MODEL_TITLES["musicnn"]
@@ -516,10 +518,10 @@ def test_gallery_records_every_model_and_the_verdict(tmp_path):
 
 def test_gallery_without_a_verdict_has_no_verdict_column(tmp_path):
     examples, artifacts = gallery_folders(tmp_path)
-    examples_module.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts, verdict=False))
+    making_examples.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts, verdict=False))
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.columns == ("cnn", "musicnn")
-    table, _ = examples_module.gallery_table(example_clips(examples), gallery)
+    table, _ = figures.gallery_table(example_clips(examples), gallery)
     assert "Combined verdict" not in table.columns
 
 
@@ -527,7 +529,7 @@ def test_gallery_without_a_verdict_has_no_verdict_column(tmp_path):
                                     "clip added", "unreadable"])
 def test_a_stale_gallery_shows_no_marks(tmp_path, change):
     examples, artifacts = gallery_folders(tmp_path)
-    examples_module.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts))
+    making_examples.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts))
     (artifacts / "training.json").write_text('{"retrained": true}')   # not a stamp file: still fresh
     assert examples_module.read_gallery(examples, artifacts).fresh
     if change == "retrained":
@@ -547,7 +549,7 @@ def test_a_stale_gallery_shows_no_marks(tmp_path, change):
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.status == "stale" and not gallery.fresh
     assert examples_module.GALLERY_COMMAND in gallery.note
-    table, help_texts = examples_module.gallery_table(example_clips(examples), gallery)
+    table, help_texts = figures.gallery_table(example_clips(examples), gallery)
     assert list(table.columns) == list(help_texts) == ["Clip", "GTZAN label"]
     assert len(table) == len(example_clips(examples))
     assert examples_module.gallery_summary(gallery) is None
@@ -557,17 +559,16 @@ def test_a_missing_gallery_says_which_command_makes_it(tmp_path):
     examples, artifacts = gallery_folders(tmp_path)
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.status == "missing" and examples_module.GALLERY_COMMAND in gallery.note
-    table, _ = examples_module.gallery_table(example_clips(examples), gallery)
+    table, _ = figures.gallery_table(example_clips(examples), gallery)
     assert table.to_dict("records") == [{"Clip": "blues.00003", "GTZAN label": "blues"},
                                         {"Clip": "jazz.00007", "GTZAN label": "jazz"}]
     assert examples_module.gallery_summary(gallery) is None
 
 
 def test_the_stamp_covers_every_file_the_classifier_reads():
-    from core.inference import VERDICT_FILE
-    from core.pretrained import HEAD_FILE
+    from core.serve.artifacts import STAMP_FILES, HEAD_FILE, VERDICT_FILE
 
-    assert {"feature_config.json", "normalisation.json", HEAD_FILE, VERDICT_FILE} <= set(examples_module.STAMP_FILES)
+    assert {"feature_config.json", "normalisation.json", HEAD_FILE, VERDICT_FILE} <= set(STAMP_FILES)
 
 
 def test_gallery_only_recomputes_the_gallery_without_the_data_folder(tmp_path, classifier):
@@ -575,7 +576,7 @@ def test_gallery_only_recomputes_the_gallery_without_the_data_folder(tmp_path, c
     manifest = examples / examples_module.MANIFEST_NAME
     manifest.write_text('{"examples": []}')
     clips = {path.name: path.read_bytes() for path in examples.glob("*.mp3")}
-    assert examples_module.main(["--gallery-only", "--out", str(examples), "--data", str(tmp_path / "none")]) == 0
+    assert making_examples.main(["--gallery-only", "--out", str(examples), "--data", str(tmp_path / "none")]) == 0
     assert {path.name: path.read_bytes() for path in examples.glob("*.mp3")} == clips
     assert manifest.read_text() == '{"examples": []}'
     gallery = examples_module.read_gallery(examples)
@@ -586,7 +587,7 @@ def test_gallery_only_recomputes_the_gallery_without_the_data_folder(tmp_path, c
 def test_the_bundled_gallery_is_what_the_models_say_now(classifier):
     gallery = examples_module.read_gallery()
     assert gallery.fresh, f"artifacts/examples/gallery.json: {gallery.note}"
-    now = examples_module.build_gallery(classifier, example_clips())
+    now = making_examples.build_gallery(classifier, example_clips())
     assert gallery.columns == tuple(now["columns"])
     for record in now["examples"]:
         stored = gallery.answers[record["clip"]]
@@ -595,7 +596,7 @@ def test_the_bundled_gallery_is_what_the_models_say_now(classifier):
             assert stored[name]["confidence"] == pytest.approx(answer["confidence"], abs=1e-3)
 
 
-# ----------------------------------------------------------------------------- core.figures
+# ----------------------------------------------------------------------------- core.app.figures
 @dataclasses.dataclass
 class FakePrediction:
     probabilities: np.ndarray
@@ -733,18 +734,18 @@ def test_training_figures_and_tables():
 
 
 def test_comparison_tables(complete_artifacts):
-    from core import report
+    from core.serve import artifacts as read, results
 
-    rows = report.comparison_rows(complete_artifacts)
+    rows = results.comparison_rows(complete_artifacts)
     table = figures.comparison_table(rows)
-    evaluated = len(report.evaluation(complete_artifacts)["test"]["models"])
+    evaluated = len(read.evaluation(complete_artifacts)["test"]["models"])
     assert table["measured here"].sum() == evaluated + 2 and table["protocol"].str.len().min() > 0
     assert table["accuracy (%)"].dtype == float
     styles = figures.highlight_ours(table).to_html().split("</style>")[0]
     assert "font-weight: bold" in styles
     for index, ours in table["measured here"].items():
         assert (f"_row{index}_col0," in styles or f"_row{index}_col0 " in styles) == ours
-    evaluation, leaky = report.evaluation(complete_artifacts), report.leaky(complete_artifacts)
+    evaluation, leaky = read.evaluation(complete_artifacts), read.leaky(complete_artifacts)
     protocols = figures.protocol_table(evaluation, leaky)
     assert len(protocols) == 6 and set(protocols["model"]) == {"CNN", "LSTM"}
     leaky_cnn = protocols[(protocols["model"] == "CNN") & protocols["protocol"].str.contains("leaky")]
@@ -754,10 +755,10 @@ def test_comparison_tables(complete_artifacts):
 
 
 def test_tradeoff_and_benchmark_tables(complete_artifacts):
-    from core import report
+    from core.serve import artifacts as read, results
 
-    trained, evaluation, timed = (report.training(complete_artifacts), report.evaluation(complete_artifacts),
-                                  report.benchmark(complete_artifacts))
+    trained, evaluation, timed = (read.training(complete_artifacts), read.evaluation(complete_artifacts),
+                                  read.benchmark(complete_artifacts))
     table = figures.tradeoff_table(trained, evaluation, timed).set_index("model")
     cnn = table.loc[MODEL_TITLES["cnn"]]
     assert cnn["ms per 30 s clip"] == 12.5
@@ -770,7 +771,7 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
     assert bench.iloc[0]["this app"] == "80.0" and bench.iloc[0]["common way (librosa + Keras)"] == "900.0"
     assert bench.iloc[-1]["common way (librosa + Keras)"] == "not measured" and "None" not in bench.to_string()
     assert figures.benchmark_table(None).empty
-    rows, clips = report.accuracy_rows(complete_artifacts), report.view_clips(complete_artifacts)
+    rows, clips = results.accuracy_rows(complete_artifacts), results.view_clips(complete_artifacts)
     accuracy = figures.accuracy_table(rows, clips).set_index("model")
     assert list(accuracy.index) == [row["model"] for row in rows]
     assert accuracy.loc[MODEL_TITLES["cnn"]].iloc[0] == pytest.approx(100 * evaluation["test"]["models"]["cnn"]["clip_accuracy"])
@@ -797,7 +798,7 @@ def test_pipeline_html_escapes_and_keeps_every_step():
 
 
 def test_window_inputs_are_what_the_models_read(classifier):
-    from core.inputs import cnn_batch, db_windows, lstm_batch
+    from core.serve.inputs import cnn_batch, db_windows, lstm_batch
 
     levels = np.random.default_rng(0).integers(0, 256, size=(CONFIG.n_mels, 334)).astype(np.uint8)
     inputs = figures.window_inputs(levels, 3, classifier.config, classifier.normalisation)

@@ -1,4 +1,4 @@
-"""Tests of ``core.audio.decode`` over the generated corpus in ``tests/audio_corpus.py``."""
+"""Tests of ``core.serve.audio.decode`` over the generated corpus in ``tests/audio_corpus.py``."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 import soundfile as sf
 import soxr
 
-from core.audio import DecodedAudio, decode
-from core.config import FeatureConfig
-from core.errors import AudioError, CorruptAudioError, SilentAudioError, TooShortError
-from core.gtzan import default_data_dir
+from core.serve.audio import DecodedAudio, decode
+from core.serve.config import FeatureConfig
+from core.serve.errors import AudioError, CorruptAudioError, SilentAudioError, TooShortError
+from core.learn.gtzan import default_data_dir
 from tests.audio_corpus import CASES, encode, mp3_without_info_frame, music
 
 CONFIG = FeatureConfig()
@@ -264,7 +264,7 @@ def test_mp3_read_in_blocks_is_not_damaged_at_block_boundaries():
     whole, _ = sf.read(io.BytesIO(data), dtype="float32")
     with sf.SoundFile(io.BytesIO(data)) as file:
         seeking = np.concatenate(list(file.blocks(4096, dtype="float32")))
-    assert np.abs(seeking - whole).max() > 0.01, "SoundFile.read no longer damages it: core.audio may use it again"
+    assert np.abs(seeking - whole).max() > 0.01, "SoundFile.read no longer damages it: core.serve.audio may use it again"
     resampled = decode(data, dataclasses.replace(CONFIG, sample_rate=16000)).samples
     np.testing.assert_array_equal(resampled, soxr.resample(whole, 22050, 16000, quality="HQ"))
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.config import GENRES
+from core.serve.config import GENRES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -166,7 +166,7 @@ def test_predict_csv_columns_and_resume(library, files, tmp_path):
 def test_evaluate_json_on_the_test_list(data_dir):
     """Every clip of the test list predicted on the spot; the summary agrees with the lines and with
     the evaluation training saved in artifacts/ (the figures the app and README show)."""
-    from core.report import evaluation
+    from core.serve.artifacts import evaluation
 
     result = run("core.evaluate", "--data", str(data_dir), "--split", "test", "--json")
     assert result.returncode == 0, result.stderr[-2000:]

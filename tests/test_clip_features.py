@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import gtzan
-from core.clip_features import FEATURE_NAMES, clip_features
-from core.config import GENRES, FeatureConfig
+from core.learn import gtzan
+from core.serve.clip_features import FEATURE_NAMES, clip_features
+from core.serve.config import GENRES, FeatureConfig
 
 CONFIG = FeatureConfig()
 SAMPLE_RATE = CONFIG.sample_rate
@@ -75,7 +75,7 @@ def test_features_equal_the_published_table(clip, data_dir, table):
 # ----------------------------------------------------------------------------- against librosa
 def _librosa_features(samples: np.ndarray) -> np.ndarray:
     """The table's recipe with librosa 0.11: its default features, with the older librosa's reflect
-    padding, HPSS inverted without ``length`` and median onset strength (see core.clip_features)."""
+    padding, HPSS inverted without ``length`` and median onset strength (see core.serve.clip_features)."""
     librosa = pytest.importorskip("librosa")
     pad = {"pad_mode": "reflect"}
     harmonic_stft, percussive_stft = librosa.decompose.hpss(librosa.stft(samples, **pad))
@@ -147,7 +147,7 @@ def test_features_are_finite(make):
 
 
 def test_serving_path_does_not_import_librosa():
-    code = ("import sys, numpy as np; from core.clip_features import clip_features; from core.config import FeatureConfig;"
+    code = ("import sys, numpy as np; from core.serve.clip_features import clip_features; from core.serve.config import FeatureConfig;"
             "clip_features(np.zeros(22050, np.float32), FeatureConfig());"
             "print(sorted(m for m in ('librosa', 'numba') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

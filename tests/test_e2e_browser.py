@@ -441,8 +441,8 @@ def test_first_visit_through_a_deep_link_shows_the_app_navigation(browser, path,
 
 
 def test_uploaded_clip_shows_cnn_and_lstm_predictions(app_url, page, tmp_path, classifier):
-    from core.audio import decode
-    from core.config import GENRES
+    from core.serve.audio import decode
+    from core.serve.config import GENRES
 
     title, url = upload_page(page, app_url)
     clip = good_clip(tmp_path)
@@ -466,8 +466,8 @@ def test_uploaded_clip_shows_cnn_and_lstm_predictions(app_url, page, tmp_path, c
 
 
 def test_uploaded_bad_file_shows_a_plain_error(app_url, page, tmp_path):
-    from core.audio import decode
-    from core.errors import AudioError
+    from core.serve.audio import decode
+    from core.serve.errors import AudioError
 
     title, url = upload_page(page, app_url)
     bad = bad_clip(tmp_path)
@@ -549,7 +549,7 @@ def test_serving_imports_only_what_requirements_txt_installs(app_url, page, tmp_
         page.wait_for_timeout(1200)   # the server writes its list every 0.5 s
         return set(json.loads(MODULES_FILE.read_text())) if MODULES_FILE.exists() else set()
 
-    if not {"core.inference", "ai_edge_litert"} <= loaded():   # the other tests did not run first: do their part
+    if not {"core.serve.inference", "ai_edge_litert"} <= loaded():   # the other tests did not run first: do their part
         for _, url in pages_of(page, app_url):
             open_page(page, url)
         upload_page(page, app_url)

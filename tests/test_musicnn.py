@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.audio import decode
-from core.config import PretrainedConfig
-from core.musicnn_input import log_mel, patch_starts, patches
+from core.serve.audio import decode
+from core.serve.config import PretrainedConfig
+from core.serve.musicnn_input import log_mel, patch_starts, patches
 
 ROOT = Path(__file__).resolve().parents[1]
 TFLITE = ROOT / "artifacts" / "musicnn.tflite"
@@ -88,7 +88,7 @@ def test_description_matches_the_file():
 
 
 def test_serving_path_imports_no_tensorflow_or_librosa():
-    code = ("import sys, numpy as np; from core.musicnn_input import log_mel, patches;"
+    code = ("import sys, numpy as np; from core.serve.musicnn_input import log_mel, patches;"
             "from ai_edge_litert.interpreter import Interpreter;"
             "batch = patches(log_mel(np.random.default_rng(0).normal(0, 0.1, 44100).astype(np.float32), 22050));"
             f"interpreter = Interpreter(model_path={str(TFLITE)!r});"

@@ -41,10 +41,10 @@ import pytest
 import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
-from core.audio import decode
-from core.config import GENRES
-from core.errors import AudioError, UnsupportedFormatError
-from core.examples import example_clips
+from core.serve.audio import decode
+from core.serve.config import GENRES
+from core.serve.errors import AudioError, UnsupportedFormatError
+from core.serve.examples import example_clips
 from tests.audio_corpus import CASES, encode, music
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,8 +80,8 @@ def peak_mb():
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # bytes on macOS
         return peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10)
 
-from core.audio import decode
-from core.inference import GenreClassifier
+from core.serve.audio import decode
+from core.serve.inference import GenreClassifier
 
 classifier = GenreClassifier()
 loaded_mb = peak_mb()
@@ -351,7 +351,7 @@ def sessions_as_on_a_server(monkeypatch):
 @pytest.mark.slow
 def test_concurrent_visitors_each_see_their_own_upload_with_one_classifier(examples, monkeypatch,
                                                                            sessions_as_on_a_server):
-    from core.inference import GenreClassifier
+    from core.serve.inference import GenreClassifier
     from pages import _common
 
     built = []
@@ -492,7 +492,7 @@ def test_uploads_leave_nothing_on_disk(tmp_path, tmp_path_factory, monkeypatch):
 # ----------------------------------------------------------------------------- 4. determinism
 @pytest.mark.slow
 def test_same_clip_gives_bit_identical_probabilities(classifier, examples):
-    from core.inference import GenreClassifier
+    from core.serve.inference import GenreClassifier
 
     first = examples[0]
     other = decode(encode(music(47.0, 44100, 2, seed=3), 44100, "WAV", "PCM_16"), classifier.config)  # 2 units

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from core import report
-from core.catalog import MODEL_NAMES
+from core.learn import report
+from core.serve import artifacts, results
+from core.serve.catalog import MODEL_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 RESEARCH = ROOT.parent / "shared" / "research" / "gtzan_results.md"
@@ -18,18 +19,18 @@ def test_readme_results_block_is_generated_from_artifacts():
 
 
 def test_model_card_is_generated_from_artifacts():
-    assert (report.ARTIFACTS_DIR / "MODEL_CARD.md").read_text() == report.model_card()
+    assert (artifacts.ARTIFACTS_DIR / "MODEL_CARD.md").read_text() == report.model_card()
 
 
 def test_test_accuracy_is_the_evaluation_file():
-    scores = report.evaluation()
+    scores = artifacts.evaluation()
     assert scores["split"] == "filtered" and scores["test"]["clips"] == 290
-    assert report.test_accuracy() == {name: model["clip_accuracy"] for name, model in scores["test"]["models"].items()}
-    assert set(report.test_accuracy()) == set(MODEL_NAMES) | {"verdict"}
+    assert results.test_accuracy() == {name: model["clip_accuracy"] for name, model in scores["test"]["models"].items()}
+    assert set(results.test_accuracy()) == set(MODEL_NAMES) | {"verdict"}
 
 
 def test_comparison_rows_name_a_protocol_and_a_source_on_every_row():
-    rows = report.comparison_rows()
+    rows = results.comparison_rows()
     assert all(row["protocol"] and row["source"] for row in rows)
     ours = [row for row in rows if row["ours"]]
     assert {row["protocol"] for row in ours} == {"FF", "random segment split (leaky)"}
@@ -40,6 +41,6 @@ def test_published_results_are_quoted_from_the_research_notes():
     if not RESEARCH.exists():
         pytest.skip(f"research notes not found at {RESEARCH}")
     notes = RESEARCH.read_text()
-    for row in report.published_results():
+    for row in results.published_results():
         assert row["accuracy"] in notes, row["system"]
         assert row["year"] in notes, row["system"]

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import gtzan
-from core.config import GENRES, FeatureConfig
-from core.representation import (
+from core.learn import gtzan
+from core.serve.config import GENRES, FeatureConfig
+from core.serve.representation import (
     column_frames, fit_columns, levels_to_db, mel_filterbank, mfcc_from_db, unit_bounds, unit_levels, window_starts,
 )
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.config import GENRES, FeatureConfig
+from core.serve.config import GENRES, FeatureConfig
 
 tf = pytest.importorskip("tensorflow", reason="training tests need TensorFlow (requirements-dev.txt)")
 
-from core.models import TrainingSettings, build_baseline, build_cnn, build_lstm  # noqa: E402
+from core.learn.models import TrainingSettings, build_baseline, build_cnn, build_lstm  # noqa: E402
 
 CONFIG = FeatureConfig()
 SETTINGS = TrainingSettings()
@@ -63,7 +63,7 @@ def tiny_gtzan(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_artifacts(tiny_gtzan, tmp_path_factory):
-    from core.train import main
+    from core.learn.train import main
 
     out = tmp_path_factory.mktemp("artifacts")
     assert main(["--data", str(tiny_gtzan), "--epochs", "2", "--out", str(out), "--no-leaky", "--no-cache"]) == 0
@@ -96,7 +96,7 @@ def test_exported_models_equal_keras(tiny_artifacts):
     """The LiteRT export serving uses computes what the Keras model computes."""
     import keras
 
-    from core.inference import GenreClassifier
+    from core.serve.inference import GenreClassifier
 
     classifier = GenreClassifier(tiny_artifacts)
     rng = np.random.default_rng(3)
@@ -109,8 +109,8 @@ def test_exported_models_equal_keras(tiny_artifacts):
 
 
 def test_trained_classifier_is_deterministic(tiny_artifacts):
-    from core.audio import decode
-    from core.inference import GenreClassifier
+    from core.serve.audio import decode
+    from core.serve.inference import GenreClassifier
 
     classifier = GenreClassifier(tiny_artifacts)
     audio = decode(_wav_bytes(_synthetic_genre(3, 9)))
@@ -129,7 +129,7 @@ def _wav_bytes(samples: np.ndarray) -> bytes:
 
 
 def test_retraining_some_models_keeps_the_others_entries(tmp_path):
-    from core.train import _kept_models
+    from core.learn.train import _kept_models
 
     path = tmp_path / "training.json"
     path.write_text(json.dumps({"split": "filtered", "seed": 0, "models": {"cnn": {"best_epoch": 3}, "lstm": {}}}))
@@ -142,8 +142,8 @@ def test_training_is_reproducible_with_a_fixed_seed():
     """Same data, same seed: the same history and the same weights."""
     import dataclasses
 
-    from core.inputs import Normalisation
-    from core.train import Split, train_window_model
+    from core.serve.inputs import Normalisation
+    from core.learn.train import Split, train_window_model
 
     rng = np.random.default_rng(5)
     clips = [f"{genre}/{genre}.0000{i}" for genre in GENRES for i in range(2)]

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.capture import MEASUREMENT_ROOMS, augment_db, capture, measurement_capture, random_capture
-from core.config import GENRES, FeatureConfig, PretrainedConfig
-from core.pretrained import HeadSettings, TransferHead
-from core.transfer import band_map, fit_head, image_log_mel, prior_weights, train_head
-from core.verdict import accuracy, choose, weight_grid
+from core.learn.capture import MEASUREMENT_ROOMS, augment_db, capture, measurement_capture, random_capture
+from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
+from core.serve.pretrained import HeadSettings, TransferHead
+from core.learn.transfer import band_map, fit_head, image_log_mel, prior_weights, train_head
+from core.learn.verdict import accuracy, choose, weight_grid
 
 CONFIG = FeatureConfig()
 TAGS = json.loads((Path(__file__).parents[1] / "artifacts" / "musicnn.json").read_text())["tags"]
@@ -141,7 +141,7 @@ def labelled_folder(tmp_path):
 
 
 def test_labelled_files_from_folders_and_from_labels_csv(labelled_folder):
-    from core.evaluate import labelled_files
+    from core.learn.evaluate import labelled_files
 
     assert labelled_files(labelled_folder) == [("jazz/clip one.wav", "jazz"), ("rock/clip one.wav", "rock")]
     (labelled_folder / "LABELS.csv").write_text("file,genre,notes\nrock/clip one.wav,Rock,x\n")
@@ -152,7 +152,7 @@ def test_labelled_files_from_folders_and_from_labels_csv(labelled_folder):
 
 
 def test_evaluate_folder_reports_every_model_and_the_verdict(classifier, labelled_folder):
-    from core.evaluate import evaluate_folder
+    from core.learn.evaluate import evaluate_folder
 
     records = []
     summary = evaluate_folder(classifier, labelled_folder, capture=True, on_record=records.append)
@@ -165,7 +165,7 @@ def test_evaluate_folder_reports_every_model_and_the_verdict(classifier, labelle
 
 
 def test_verdict_sentences_name_who_backs_it():
-    from core.figures import verdict_sentences
+    from core.app.figures import verdict_sentences
 
     class Said:
         def __init__(self, genre):

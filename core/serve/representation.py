@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from core.config import FeatureConfig, PretrainedConfig
+from core.serve.config import FeatureConfig, PretrainedConfig
 
 # A unit up to this many times the reference length is analysed whole, like a GTZAN clip
 # (29.98 s to 30.65 s); a longer signal is cut into reference-length units.

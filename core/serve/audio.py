@@ -16,7 +16,7 @@ Blocks are read with libsndfile's ``sf_readf_float`` through soundfile's cffi ha
 ``SoundFile.read``, which seeks after every call: for MP3 that seek restarts libmpg123 at each block
 boundary, changing the last bit of many samples and damaging frames of low-bitrate files.
 
-Input that cannot be analysed raises a subclass of ``core.errors.AudioError`` whose message is one
+Input that cannot be analysed raises a subclass of ``core.serve.errors.AudioError`` whose message is one
 plain sentence; no soundfile, soxr or NumPy exception escapes.
 
 Known limitation of libsndfile: a variable-bitrate MP3 without a Xing/LAME header (rare; every
@@ -38,8 +38,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from core.config import FeatureConfig
-from core.errors import (
+from core.serve.config import FeatureConfig
+from core.serve.errors import (
     AudioError,
     CorruptAudioError,
     EmptyFileError,
@@ -145,7 +145,7 @@ class _Tally:
 def decode(source: Source, config: FeatureConfig = FeatureConfig()) -> DecodedAudio:
     """Decode ``source`` (path, bytes or binary file-like object, read from its start).
 
-    Raises a ``core.errors.AudioError`` subclass when the input cannot be analysed.
+    Raises a ``core.serve.errors.AudioError`` subclass when the input cannot be analysed.
     """
     with _binary_stream(source) as stream:
         head = stream.read(HEAD_BYTES)

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize
 
-from core.config import GENRES, FeatureConfig, PretrainedConfig
-from core.pretrained import HeadSettings, TransferHead, feature_matrix, softmax
-from core.representation import column_frames, mel_filterbank
+from core.serve.artifacts import ARTIFACTS_DIR, HEAD_FILE, TAGGER_DESCRIPTION_FILE, TAGGER_FILE
+from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
+from core.serve.pretrained import HeadSettings, TransferHead, feature_matrix, softmax
+from core.serve.representation import column_frames, mel_filterbank
 
 # The MSD tags that name a GTZAN genre (or, for disco, its sound). The head starts from here.
 TAG_PRIOR: dict[str, tuple[str, ...]] = {
@@ -183,8 +184,8 @@ def clip_versions(clip_db: np.ndarray | None, audio: np.ndarray | None, index: i
     for clips with audio ``audio``, ``audio captured`` and, with ``measure``, ``audio measured``
     (the fixed measurement rooms, for choosing on validation, never for training).
     """
-    from core.capture import augment_db, capture, measurement_capture, random_capture
-    from core.musicnn_input import log_mel
+    from core.learn.capture import augment_db, capture, measurement_capture, random_capture
+    from core.serve.musicnn_input import log_mel
 
     gains, band_gain = calibration
     versions = []
@@ -236,9 +237,9 @@ class PatchTable:
 
 def tagger_table(clips: list[str], versions_of, interpreter, progress=None) -> PatchTable:
     """Run the tagger over every version of every clip (``versions_of(i, clip)`` gives them)."""
-    from core import gtzan
-    from core.musicnn_input import patches
-    from core.pretrained import tagger_outputs
+    from core.learn import gtzan
+    from core.serve.musicnn_input import patches
+    from core.serve.pretrained import tagger_outputs
 
     tags, penultimate, owners, kinds = [], [], [], []
     for index, clip in enumerate(clips):
@@ -339,9 +340,9 @@ def choose_patches(head: TransferHead, valid: PatchTable, patches_per_clip: int,
 def split_table(data_dir: Path, clips: list[str], interpreter, calibration, data: TransferData, measure: bool,
                 seed: int, log=print) -> PatchTable:
     """The tagger's outputs for every version of a list of clips (images for all, audio where present)."""
-    from core import gtzan
-    from core.audio import decode
-    from core.representation import levels_to_db
+    from core.learn import gtzan
+    from core.serve.audio import decode
+    from core.serve.representation import levels_to_db
 
     feature = FeatureConfig()
     rng = np.random.default_rng(seed)
@@ -366,10 +367,10 @@ def split_table(data_dir: Path, clips: list[str], interpreter, calibration, data
 
 def calibration_pairs(data_dir: Path, clips: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     """(image dB, musicnn input from the audio) of the listed clips that have both."""
-    from core import gtzan
-    from core.audio import decode
-    from core.musicnn_input import log_mel
-    from core.representation import levels_to_db
+    from core.learn import gtzan
+    from core.serve.audio import decode
+    from core.serve.musicnn_input import log_mel
+    from core.serve.representation import levels_to_db
 
     feature = FeatureConfig()
     pairs = []
@@ -427,20 +428,18 @@ def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed:
 
     from ai_edge_litert.interpreter import Interpreter
 
-    from core.pretrained import HEAD_FILE, TAGGER_FILE
 
     started = time.perf_counter()
     tagger = Path(out) / TAGGER_FILE
-    if not tagger.exists():  # the ported tagger is an input of training, made once by core.musicnn_port
+    if not tagger.exists():  # the ported tagger is an input of training, made once by core.learn.musicnn_port
         import shutil
 
-        from core.musicnn_port import ARTIFACTS_DIR
 
         if not (ARTIFACTS_DIR / TAGGER_FILE).exists():
             raise FileNotFoundError(f"{tagger} is missing: run python -m core.musicnn_port first")
-        for name in (TAGGER_FILE, "musicnn.json"):
+        for name in (TAGGER_FILE, TAGGER_DESCRIPTION_FILE):
             shutil.copyfile(ARTIFACTS_DIR / name, Path(out) / name)
-    tags = json.loads((Path(out) / "musicnn.json").read_text())["tags"]
+    tags = json.loads((Path(out) / TAGGER_DESCRIPTION_FILE).read_text())["tags"]
     interpreter = Interpreter(model_path=str(tagger), num_threads=2)
     interpreter.allocate_tensors()
     log("transfer: calibrating image-derived input on the training clips with audio")
@@ -479,14 +478,13 @@ def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed:
 
 def tagger_parameters() -> int:
     """Weights of the frozen musicnn network (from the Keras port)."""
-    from core.musicnn_port import build_musicnn
+    from core.learn.musicnn_port import build_musicnn
 
     return int(build_musicnn().count_params())
 
 
 def refit_on_everything(record: dict, out: Path) -> None:
     """Retrain the head on the training and validation lists with the choices made on validation."""
-    from core.pretrained import HEAD_FILE
 
     path = Path(out) / HEAD_FILE
     previous = TransferHead.load(path)

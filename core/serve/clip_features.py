@@ -3,7 +3,7 @@
 The feature baseline model is trained on that table, so at inference a clip must be described by the
 very same numbers. They were made with librosa's default features; this module recomputes them
 without importing librosa, whose numba JIT costs seconds and tens of MB on the first call. The STFT,
-the mel filter bank and the Hann window are shared with ``core.representation``.
+the mel filter bank and the Hann window are shared with ``core.serve.representation``.
 
 The table was made with an older librosa than 0.11, and three of its choices differ from 0.11's defaults
 (checked on the lossless clips, where each reproduces the table to float32 precision):
@@ -26,8 +26,8 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 
-from core.config import FeatureConfig
-from core.representation import _hann_window, frames, mel_filterbank, stft
+from core.serve.config import FeatureConfig
+from core.serve.representation import _hann_window, frames, mel_filterbank, stft
 
 _SPECTRAL_STATISTICS = (
     "chroma_stft", "rms", "spectral_centroid", "spectral_bandwidth", "rolloff",

@@ -2,8 +2,8 @@
 
 musicnn (Pons & Serra 2019, ISC licence) turns 3 s patches of a 96-band log-mel spectrogram into
 50 Million Song Dataset tag logits and a 200-unit penultimate layer (``artifacts/musicnn.tflite``,
-ported by ``core.musicnn_port``). The head, a multinomial logistic regression trained by
-``core.transfer`` and stored in ``artifacts/transfer_head.json``, maps them to the ten genres.
+ported by ``core.learn.musicnn_port``). The head, a multinomial logistic regression trained by
+``core.learn.transfer`` and stored in ``artifacts/transfer_head.json``, maps them to the ten genres.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-TAGGER_FILE = "musicnn.tflite"
-HEAD_FILE = "transfer_head.json"
 TAG_COUNT, PENULTIMATE_WIDTH = 50, 200
 
 

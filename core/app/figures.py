@@ -1,6 +1,6 @@
 """Figures and tables for the app, as plain functions of explicit inputs (no Streamlit here).
 
-Every function takes what it draws as arguments (arrays, the dicts ``core.report`` reads from
+Every function takes what it draws as arguments (arrays, the dicts ``core.serve.results`` reads from
 ``artifacts/``, a ``FeatureConfig``) and returns a plotly figure, a pandas DataFrame or plain text,
 so the pages stay short scripts and everything here can be tested without a browser. Nothing here
 types in a measured figure: numbers come from the arguments.
@@ -17,9 +17,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.config import GENRES, FeatureConfig, PretrainedConfig
-from core.catalog import MODEL_NAMES, MODEL_TITLES, SHORT_TITLES
-from core.representation import levels_to_db, mel_filterbank
+from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
+from core.serve.catalog import MODEL_NAMES, MODEL_TITLES, SHORT_TITLES, TITLES
+from core.serve.examples import Example, Gallery
+from core.serve.representation import levels_to_db, mel_filterbank
 
 LOW_CONFIDENCE = 0.5          # below this, a model's top genre is called uncertain
 CLOSE_SECOND = 0.1            # a runner-up this close to the top genre is mentioned
@@ -63,7 +64,7 @@ class ClipView:
     The decoded samples are not kept (a 10-minute file is 53 MB of float32); the envelope is.
     """
 
-    analysis: object             # core.inference.Analysis
+    analysis: object             # core.serve.inference.Analysis
     envelope: pd.DataFrame       # time_s, low, high
     format: str
     source_sample_rate: int
@@ -73,9 +74,9 @@ class ClipView:
 def analyse_clip(classifier, source, points: int = 2000) -> ClipView:
     """Decode ``source`` (bytes, path or file object), classify it and keep its envelope.
 
-    Raises ``core.errors.AudioError`` (one plain sentence) when the input cannot be analysed.
+    Raises ``core.serve.errors.AudioError`` (one plain sentence) when the input cannot be analysed.
     """
-    from core.audio import decode
+    from core.serve.audio import decode
 
     audio = decode(source, classifier.config)
     analysis = classifier.analyse(audio)
@@ -501,7 +502,7 @@ def per_genre_table(per_genre: Mapping[str, Mapping[str, float]], genres: Sequen
 
 # ----------------------------------------------------------------------------- comparison
 def comparison_table(rows: Iterable[Mapping]) -> pd.DataFrame:
-    """``report.comparison_rows()`` as a table: accuracy as a number, ours flagged."""
+    """``core.serve.results.comparison_rows()`` as a table: accuracy as a number, ours flagged."""
     frame = pd.DataFrame([{
         "system": row["system"], "protocol": row["protocol"], "accuracy (%)": float(row["accuracy"]),
         "year": str(row["year"]), "representation": row["representation"], "source": row["source"],
@@ -655,8 +656,8 @@ def pipeline_html(steps: Sequence[str]) -> str:
 
 
 def accuracy_table(rows: Sequence[Mapping], clips: Mapping[str, int]) -> pd.DataFrame:
-    """``core.report.accuracy_rows`` as a table: one row per model and the verdict, a column per view (%)."""
-    from core.report import VIEW_SHORT
+    """``core.serve.results.accuracy_rows`` as a table: one row per model and the verdict, a column per view (%)."""
+    from core.serve.results import VIEW_SHORT
 
     columns = {key: f"{VIEW_SHORT[key]} ({clips[key]})" for key in VIEW_SHORT if key in clips}
     return pd.DataFrame([{"model": row["model"], **{title: None if row.get(key) is None else 100 * row[key]
@@ -714,7 +715,7 @@ class WindowInputs:
 
 def window_inputs(levels: np.ndarray, index: int, config: FeatureConfig, normalisation) -> WindowInputs:
     """The model inputs of window ``index`` of a unit's levels, made by the serving code itself."""
-    from core.inputs import cnn_batch, db_windows, lstm_batch
+    from core.serve.inputs import cnn_batch, db_windows, lstm_batch
 
     windows, starts = db_windows(levels, config)
     window = windows[index:index + 1]
@@ -722,3 +723,129 @@ def window_inputs(levels: np.ndarray, index: int, config: FeatureConfig, normali
     return WindowInputs(start_s=float(starts[index] / config.column_rate_hz), times_s=times,
                         cnn=cnn_batch(window, normalisation)[0, :, :, 0],
                         lstm=lstm_batch(window, normalisation, config)[0].T)
+
+
+# ----------------------------------------------------------------------------- the examples gallery
+RIGHT, WRONG = "✅", "❌"
+
+
+def column_title(name: str) -> str:
+    """A gallery column header: the short title with a capital (``"CNN"``, ``"Combined verdict"``)."""
+    short = SHORT_TITLES.get(name, name)
+    return short[:1].upper() + short[1:]
+
+
+def answer_cell(answer: dict) -> str:
+    """``"✅ blues 62%"`` or ``"❌ jazz 41%"``."""
+    return f"{RIGHT if answer['right'] else WRONG} {answer['genre']} {answer['confidence']:.0%}"
+
+
+def gallery_table(examples: list[Example], gallery: Gallery):
+    """One row per example: the clip, GTZAN's label and, when the gallery is fresh, each column's answer.
+
+    Returns the table (pandas) and the help text of each column header (the full titles).
+    """
+    rows = []
+    for example in examples:
+        row = {"Clip": example.clip.split("/")[-1], "GTZAN label": example.genre}
+        if gallery.fresh:
+            answers = gallery.answers.get(example.clip, {})
+            for name in gallery.columns:
+                row[column_title(name)] = answer_cell(answers[name]) if name in answers else ""
+        rows.append(row)
+    help_texts = {"Clip": "The GTZAN clip", "GTZAN label": "The genre GTZAN gives this clip"}
+    if gallery.fresh:
+        help_texts |= {column_title(name): TITLES.get(name, name) for name in gallery.columns}
+    return pd.DataFrame(rows, columns=list(help_texts)), help_texts
+
+
+# ----------------------------------------------------------------------------- experiments
+EXPERIMENT_VIEWS = {"test_accuracy": "test (%)", "mp3_accuracy": "test MP3s (%)", "mic_accuracy": "speaker → mic (%)",
+                    "realworld_dev_accuracy": "real world (%)"}
+# The original report's future work: (item, variant, the variant it is compared with).
+FUTURE_WORK = (
+    ("GRU instead of LSTM", "gru", "lstm"),
+    ("Bidirectional LSTM", "bilstm", "lstm"),
+    ("CRNN (convolutions, then a recurrent layer)", "crnn", "cnn"),
+    ("Data augmentation, CNN", "cnn", "cnn_no_augmentation"),
+    ("Data augmentation, LSTM", "lstm", "lstm_no_augmentation"),
+    ("Transfer learning (pretrained musicnn)", "musicnn_frozen", "cnn"),
+    ("Ensemble of the CNN and the LSTM", "cnn_plus_lstm", "cnn"),
+    ("Ensemble of every model (the shipped verdict)", "shipped_verdict", "cnn"),
+)
+
+
+def _percent(value) -> float | None:
+    return None if value is None else 100 * float(value)
+
+
+def experiments_table(document: Mapping | None) -> pd.DataFrame:
+    """``artifacts/experiments.json`` as a sortable table: validation mean ± spread over seeds, each view, cost."""
+    rows = []
+    for entry in (document or {}).get("variants", []):
+        valid = entry.get("valid") or {}
+        rows.append({
+            "variant": entry["name"], "family": entry["family"],
+            "valid mean (%)": _percent(valid.get("mean")), "± std (points)": _percent(valid.get("std")),
+            "seeds": len(entry.get("valid_accuracy", [])),
+            **{title: _percent(entry.get(key)) for key, title in EXPERIMENT_VIEWS.items()},
+            "parameters": entry.get("parameters"), "ms per clip": entry.get("ms_per_clip"),
+            "training (s)": entry.get("training_seconds"), "shipped": bool(entry.get("shipped")),
+            "what it is": entry.get("description", ""),
+        })
+    return pd.DataFrame(rows)
+
+
+def experiments_figure(table: pd.DataFrame) -> go.Figure:
+    """Accuracy against cost: validation mean ± std over seeds (filled) and test (hollow), per variant."""
+    figure = go.Figure()
+    timed = table.dropna(subset=["ms per clip"])
+    for family, rows in timed.groupby("family", sort=False):
+        figure.add_trace(go.Scatter(
+            x=rows["ms per clip"], y=rows["valid mean (%)"], mode="markers+text", name=f"{family}: validation",
+            text=rows["variant"], textposition="top center", marker={"size": 12},
+            error_y={"type": "data", "array": rows["± std (points)"].fillna(0), "visible": True},
+            hovertemplate="%{text}<br>%{x:.1f} ms per clip<br>validation %{y:.1f}%<extra></extra>"))
+        figure.add_trace(go.Scatter(
+            x=rows["ms per clip"], y=rows["test (%)"], mode="markers", name=f"{family}: test",
+            marker={"size": 11, "symbol": "circle-open", "line": {"width": 2}}, text=rows["variant"],
+            hovertemplate="%{text}<br>%{x:.1f} ms per clip<br>test %{y:.1f}%<extra></extra>"))
+    figure.update_layout(height=460, xaxis={"title": "ms per 30 s clip (model alone, log scale)", "type": "log"},
+                         yaxis={"title": "clip accuracy (%)"}, legend={"orientation": "h", "y": -0.25},
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return _readable(figure)
+
+
+def _difference(entry: Mapping, reference: Mapping) -> str:
+    """Better, worse or within seed noise on validation: a gap larger than both variants' std over seeds."""
+    a, b = entry.get("valid") or {}, reference.get("valid") or {}
+    if not a or not b:
+        return "not comparable on validation"
+    noise = max(a.get("std", 0.0), b.get("std", 0.0), 0.01)
+    gap = a["mean"] - b["mean"]
+    if abs(gap) <= noise:
+        return "within seed noise on validation"
+    return f"{'better' if gap > 0 else 'worse'} on validation by {100 * abs(gap):.1f} points"
+
+
+def future_work_sentences(document: Mapping | None) -> list[str]:
+    """One sentence per future-work item of the original report that the file can answer, from its numbers."""
+    entries = {entry["name"]: entry for entry in (document or {}).get("variants", [])}
+    sentences = []
+    for item, name, reference in FUTURE_WORK:
+        if name not in entries or reference not in entries:
+            continue
+        entry, base = entries[name], entries[reference]
+        views = "; ".join(
+            f"{title.replace(' (%)', '')} {_measured_percent(entry.get(key))} against {_measured_percent(base.get(key))}"
+            for key, title in EXPERIMENT_VIEWS.items())
+        valid = entry.get("valid") or {}
+        sentences.append(
+            f"**{item}** (`{name}` against `{reference}`): {_difference(entry, base)} "
+            f"({100 * valid.get('mean', float('nan')):.1f}% over {len(entry.get('valid_accuracy', []))} seed(s)); "
+            f"{views}.")
+    return sentences
+
+
+def _measured_percent(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"

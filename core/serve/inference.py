@@ -16,20 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import DecodedAudio
-from core.catalog import MODEL_NAMES, VERDICT
-from core.config import GENRES, FeatureConfig, PretrainedConfig
-from core.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
-from core.musicnn_input import log_mel, patch_starts, patches
-from core.pretrained import HEAD_FILE, TAGGER_FILE, TransferHead, tagger_outputs
-from core.representation import stft, unit_bounds, unit_levels
+from core.serve.audio import DecodedAudio
+from core.serve.catalog import MODEL_NAMES, VERDICT
+from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
+from core.serve.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
+from core.serve.musicnn_input import log_mel, patch_starts, patches
+from core.serve.artifacts import ARTIFACTS_DIR, FEATURE_CONFIG_FILE, NORMALISATION_FILE, HEAD_FILE, VERDICT_FILE, model_file
+from core.serve.pretrained import TransferHead, tagger_outputs
+from core.serve.representation import stft, unit_bounds, unit_levels
 
-ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 MAX_BATCH = 64
 # musicnn's first layers hold about 9 MB of activations per 3 s patch: patches go through it a few at a
 # time (64 at once peaked at 856 MB on a 10-minute file).
 TAGGER_BATCH = 4
-VERDICT_FILE = "verdict.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +79,8 @@ class GenreClassifier:
         from ai_edge_litert.interpreter import Interpreter
 
         self.artifacts_dir = Path(artifacts_dir)
-        self.config = FeatureConfig.load(self.artifacts_dir / "feature_config.json")
-        self.normalisation = Normalisation.load(self.artifacts_dir / "normalisation.json")
+        self.config = FeatureConfig.load(self.artifacts_dir / FEATURE_CONFIG_FILE)
+        self.normalisation = Normalisation.load(self.artifacts_dir / NORMALISATION_FILE)
         self.pretrained_config = PretrainedConfig()
         self.transfer_head = (TransferHead.load(self.artifacts_dir / HEAD_FILE)
                               if (self.artifacts_dir / HEAD_FILE).exists() else None)
@@ -89,7 +88,7 @@ class GenreClassifier:
         self.verdict_weights = json.loads(verdict_path.read_text())["weights"] if verdict_path.exists() else None
         self._interpreters = {}
         for name in MODEL_NAMES:
-            path = self.artifacts_dir / (TAGGER_FILE if name == "musicnn" else f"{name}.tflite")
+            path = self.artifacts_dir / model_file(name)
             if path.exists() and (name != "musicnn" or self.transfer_head is not None):
                 interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
                 interpreter.allocate_tensors()
@@ -112,7 +111,7 @@ class GenreClassifier:
         bounds = unit_bounds(len(audio.samples), config)
         baseline, transfer = "baseline" in self._interpreters, "musicnn" in self._interpreters
         if baseline:
-            from core.clip_features import clip_features
+            from core.serve.clip_features import clip_features
         levels, statistics, pretrained = [], ([] if baseline else None), ([] if transfer else None)
         feature_seconds, own_seconds = 0.0, {"baseline": 0.0, "musicnn": 0.0}
         # One unit's STFT (10.6 MB) at a time: holding them all cost 190 MB more on a 10-minute file.
@@ -154,7 +153,7 @@ class GenreClassifier:
         transfer model's log-mel input (frames x 96, one per unit).
 
         The evaluation of the spectrogram images passes the rows of ``features_30_sec.csv`` as the
-        statistics and a log-mel derived from the image (``core.transfer.image_log_mel``); ``analyse``
+        statistics and a log-mel derived from the image (``core.learn.transfer.image_log_mel``); ``analyse``
         computes both from the audio. A model whose input is not given is left out.
         """
         predictions = {}

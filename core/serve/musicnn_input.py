@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from core.config import PretrainedConfig
-from core.representation import fit_columns, mel_power, stft
+from core.serve.config import PretrainedConfig
+from core.serve.representation import fit_columns, mel_power, stft
 
 RESAMPLE_QUALITY = "HQ"   # soxr quality of librosa.load's default res_type "soxr_hq"
 
@@ -66,7 +66,7 @@ def patches(log_mel: np.ndarray, n_patches: int | None = None, hop_frames: int =
     """Patches of a log-mel spectrogram (frames x n_mels) for the model: (patches, patch_frames, n_mels).
 
     A spectrogram shorter than one patch is looped along time to fill one, as
-    ``core.representation.fit_columns`` does for the genre models.
+    ``core.serve.representation.fit_columns`` does for the genre models.
     """
     filled = fit_columns(log_mel.T, patch_frames).T
     starts = patch_starts(len(filled), n_patches, hop_frames, patch_frames)

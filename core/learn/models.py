@@ -1,6 +1,7 @@
-"""The three Keras models, built from the feature configuration.
+"""The Keras models, built from the feature configuration: the three served ones and the variants
+``core.learn.experiments`` measures against them.
 
-Training-time only: serving runs their LiteRT exports (``core.export``, ``core.inference``) so that
+Training-time only: serving runs their LiteRT exports (``core.learn.export``, ``core.serve.inference``) so that
 the app never imports TensorFlow.
 """
 
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.config import GENRES, FeatureConfig
+from core.serve.config import GENRES, FeatureConfig
 
-# The models trained here (the transfer model's head is trained by core.transfer).
+# The models trained here (the transfer model's head is trained by core.learn.transfer).
 KERAS_MODELS = ("cnn", "lstm", "baseline")
 
 
@@ -29,7 +30,7 @@ class TrainingSettings:
     time_masks: int = 1
     mask_fraction: float = 0.15
     mixup_alpha: float = 0.2
-    capture_probability: float = 0.0    # share of training clips passed through core.capture.augment_db each epoch
+    capture_probability: float = 0.0    # share of training clips passed through core.learn.capture.augment_db each epoch
     plateau_epochs: int = 4              # halve the learning rate after this many epochs without progress
 
 
@@ -69,21 +70,54 @@ def build_lstm(config: FeatureConfig, settings: TrainingSettings, front_filters=
 
     The convolution (3 columns, about 0.3 s) turns each MFCC frame and its neighbours into local
     patterns before the LSTMs read them in order; on the validation list it lifted the LSTM by about
-    3 points (three seeds, ``core.train.model_settings``).
+    3 points (three seeds, ``core.learn.train.model_settings``).
     """
+    return build_recurrent(config, settings, "lstm", front_filters=front_filters, units=units, dense=dense)
+
+
+def build_recurrent(config: FeatureConfig, settings: TrainingSettings, cell: str = "lstm",
+                    bidirectional: bool = False, front_filters: int | None = 64, units=(64, 64), dense=64,
+                    name: str = "lstm"):
+    """The LSTM's family on MFCC sequences: ``cell`` "lstm" or "gru", optionally bidirectional,
+    with or without the convolution over time in front (``front_filters=None``)."""
     import keras
     from keras import layers
 
+    recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[cell]
     inputs = keras.Input(shape=lstm_input_shape(config), name="mfcc_sequence")
-    x = layers.Conv1D(front_filters, 3, padding="same", use_bias=False, name="conv_over_time")(inputs)
-    x = layers.BatchNormalization(name="bn")(x)
-    x = layers.ReLU(name="relu")(x)
-    x = layers.LSTM(units[0], return_sequences=True, name="lstm1")(x)
-    x = layers.LSTM(units[1], name="lstm2")(x)
+    x = inputs
+    if front_filters:
+        x = layers.Conv1D(front_filters, 3, padding="same", use_bias=False, name="conv_over_time")(x)
+        x = layers.BatchNormalization(name="bn")(x)
+        x = layers.ReLU(name="relu")(x)
+    for index, width in enumerate(units):
+        layer = recurrent(width, return_sequences=index < len(units) - 1, name=f"{cell}{index + 1}")
+        x = (layers.Bidirectional(layer, name=f"bi_{cell}{index + 1}") if bidirectional else layer)(x)
     x = layers.Dense(dense, activation="relu", name="dense")(x)
     x = layers.Dropout(settings.dropout, name="dropout")(x)
     outputs = layers.Dense(len(GENRES), activation="softmax", name="genre")(x)
-    return _compiled(keras.Model(inputs, outputs, name="lstm"), settings)
+    return _compiled(keras.Model(inputs, outputs, name=name), settings)
+
+
+def build_crnn(config: FeatureConfig, settings: TrainingSettings, filters=(16, 32, 64), units=64):
+    """A CRNN (Choi et al. 2017): the CNN's convolution blocks on the log-mel window, pooling
+    frequency more than time, then a GRU over the remaining time steps."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=cnn_input_shape(config), name="log_mel")
+    x = inputs
+    for block, (width, pool) in enumerate(zip(filters, ((2, 2), (4, 2), (4, 2)))):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{block + 1}")(x)
+        x = layers.ReLU(name=f"relu{block + 1}")(x)
+        x = layers.MaxPooling2D(pool, name=f"pool{block + 1}")(x)
+    x = layers.Permute((2, 1, 3), name="time_first")(x)
+    x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="time_steps")(x)
+    x = layers.GRU(units, name="gru")(x)
+    x = layers.Dropout(settings.dropout, name="dropout")(x)
+    outputs = layers.Dense(len(GENRES), activation="softmax", name="genre")(x)
+    return _compiled(keras.Model(inputs, outputs, name="crnn"), settings)
 
 
 def build_baseline(n_features: int, settings: TrainingSettings, widths=(256, 128, 64)):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import GENRES, FeatureConfig
+from core.serve.config import GENRES, FeatureConfig
 
 DATA_ENV = "GENRE_LAB_DATA"
 SPLIT_FILES = {"train": "train_filtered.txt", "valid": "valid_filtered.txt", "test": "test_filtered.txt"}
@@ -23,7 +23,7 @@ AUDIO_SUFFIXES = (".wav", ".au", ".mp3", ".flac", ".ogg", ".aif", ".aiff")
 
 def default_data_dir() -> Path | None:
     """The data folder: ``$GENRE_LAB_DATA``, else ``../shared/data/gtzan`` beside the repo, if present."""
-    candidates = [os.environ.get(DATA_ENV), Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan"]
+    candidates = [os.environ.get(DATA_ENV), Path(__file__).resolve().parents[3] / "shared" / "data" / "gtzan"]
     for candidate in candidates:
         if candidate and Path(candidate, "splits").is_dir():
             return Path(candidate)
@@ -120,3 +120,16 @@ def load_features_table(data_dir: Path):
 
 def label_index(clip: str) -> int:
     return GENRES.index(genre_of(clip))
+
+
+def split_lists(data_dir: Path, protocol: str, seed: int) -> dict[str, list[str]]:
+    """The fault-filtered lists, or a random track-level split of the same size per genre."""
+    lists = {part: read_split(data_dir, part) for part in ("train", "valid", "test")}
+    if protocol == "filtered":
+        return lists
+    rng = np.random.default_rng(seed)
+    everything = all_clips(data_dir)
+    shuffled = [everything[i] for i in rng.permutation(len(everything))]
+    n_train, n_valid = (round(len(shuffled) * len(lists[p]) / 930) for p in ("train", "valid"))
+    return {"train": shuffled[:n_train], "valid": shuffled[n_train:n_train + n_valid],
+            "test": shuffled[n_train + n_valid:]}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import FeatureConfig
-from core.representation import dct_matrix, fit_columns, levels_to_db, window_starts
+from core.serve.config import FeatureConfig
+from core.serve.representation import dct_matrix, fit_columns, levels_to_db, window_starts
 
 
 @dataclasses.dataclass(frozen=True)

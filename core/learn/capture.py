@@ -25,7 +25,7 @@ import io
 import numpy as np
 from scipy import signal
 
-from core.config import FeatureConfig
+from core.serve.config import FeatureConfig
 
 
 # ----------------------------------------------------------------------------- audio domain
@@ -174,7 +174,7 @@ def measurement_capture(samples: np.ndarray, sample_rate: int, index: int) -> np
 
 # ----------------------------------------------------------------------------- mel power domain
 def _mel_band_hz(config: FeatureConfig) -> np.ndarray:
-    from core.representation import _mel_to_hz, _hz_to_mel
+    from core.serve.representation import _mel_to_hz, _hz_to_mel
 
     edges = np.linspace(_hz_to_mel(np.array([config.fmin]))[0], _hz_to_mel(np.array([config.fmax]))[0],
                         config.n_mels + 2)

@@ -1,0 +1,128 @@
+"""Write the model card and the README's results block from what training and evaluation wrote.
+
+    python -m core.report      # rewrite artifacts/MODEL_CARD.md and the README's results block
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.serve.artifacts import (ARTIFACTS_DIR, FEATURE_CONFIG_FILE, MODEL_CARD_FILE, ROOT, benchmark, evaluation, leaky,
+                                  training)
+from core.serve.catalog import TITLES
+from core.serve.config import GENRES, FeatureConfig
+from core.serve.results import TRANSFER_CREDIT, in_catalogue_order, robustness_table, view_notes
+
+README = ROOT / "README.md"
+RESULTS_START, RESULTS_END = "<!-- results:start (written by python -m core.report) -->", "<!-- results:end -->"
+
+
+def model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
+    """The model card as Markdown, from the JSON files training and evaluation wrote."""
+    config = FeatureConfig.load(Path(artifacts_dir) / FEATURE_CONFIG_FILE)
+    trained, scores, leaked = training(artifacts_dir), evaluation(artifacts_dir), leaky(artifacts_dir)
+    lines = [
+        "# Model card: genre-lab", "",
+        "_Written by `python -m core.report` from the JSON files in this folder; do not edit by hand._", "",
+        "## Data",
+        f"GTZAN (Tzanetakis & Cook 2002), 10 genres, 30 s clips. Split: `{trained['split']}` "
+        "(fault-filtered, artist-conditional lists of Kereliuk, Sturm & Larsen 2015) with "
+        f"{trained['data']['train_clips']} training and {trained['data']['valid_clips']} validation clips; "
+        "every choice (early stopping, model selection, settings) was made on the validation list; "
+        "the test list was never used for a choice, only for the figures below.", "",
+        f"Input: {config.n_mels}-band mel spectrogram, {config.column_rate_hz:.1f} columns per second, "
+        f"{config.levels} levels over {config.top_db:.0f} dB, normalised per 30 s unit; model windows of "
+        f"{config.window_columns} columns ({config.window_seconds:.1f} s), {config.n_mfcc} MFCCs for the LSTM.", "",
+        "## Models and training",
+        "| model | parameters | best epoch | validation clip accuracy | training time |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, model in in_catalogue_order(trained["models"]):
+        lines.append(f"| {TITLES[name]} | {model['parameters']:,} | {model.get('best_epoch') or 'n/a'} | "
+                     f"{model['best_val_clip_accuracy']:.1%} | {model['training_seconds']:.0f} s |")
+    if "musicnn" in trained["models"]:
+        lines += ["", TRANSFER_CREDIT]
+    if trained.get("verdict"):
+        verdict = trained["verdict"]
+        lines += ["", "The combined verdict averages the models' probabilities with weights chosen on the validation "
+                  "list (" + ", ".join(f"{TITLES[name]} {weight:.0%}" for name, weight in verdict["weights"].items())
+                  + "; validation " + ", ".join(f"{view} {value:.1%}" for view, value in verdict["valid"].items()) + ")."]
+    if scores:
+        test = scores["test"]
+        lines += ["", f"## Results on the fault-filtered test list ({test['clips']} clips)",
+                  "| model | clip accuracy | window accuracy | macro F1 |", "|---|---:|---:|---:|"]
+        for name, model in test["models"].items():
+            lines.append(f"| {TITLES[name]} | {model['clip_accuracy']:.1%} | "
+                         f"{model['window_accuracy']:.1%} | {model['macro_f1']:.3f} |")
+        lines += ["", "Per-genre F1 on the test list:", "",
+                  "| genre | " + " | ".join(TITLES[name] for name in test["models"]) + " |",
+                  "|---|" + "---:|" * len(test["models"])]
+        for genre in GENRES:
+            lines.append(f"| {genre} | " + " | ".join(
+                f"{model['per_genre'][genre]['f1']:.2f}" for model in test["models"].values()) + " |")
+        lines += ["", "## Beyond the test images", "", *robustness_table(artifacts_dir), "", *view_notes(artifacts_dir)]
+    if leaked:
+        lines += ["", "## The same models under a leaky protocol",
+                  f"{leaked['protocol']}: " + "; ".join(
+                      f"{TITLES[name]} {model['test_segment_accuracy']:.1%}" for name, model in leaked["models"].items())
+                  + ". Inflated by design; shown only to explain published course-project numbers."]
+    lines += [
+        "", "## Intended use and limits",
+        "Teaching and demonstration of genre classification on GTZAN's 10 genres. Not for judging "
+        "real-world music: GTZAN is small (1000 clips, mostly from before 2002), has repeated clips, "
+        "mislabelings and distortions (Sturm 2013), and heavy artist repetition. The models know only "
+        "these 10 genres and answer one of them for any input, speech or noise included; a low "
+        "confidence or a disagreement between the models is a sign the clip is outside what they know.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
+    """The README's tables of measured results: accuracy on every view, size and speed."""
+    trained, scores, leaked, speed = training(artifacts_dir), evaluation(artifacts_dir), leaky(artifacts_dir), benchmark(artifacts_dir)
+    lines = robustness_table(artifacts_dir) + [""] + view_notes(artifacts_dir) if scores else []
+    lines += ["", "| model | macro F1 (test) | leaky segment split | parameters | warm inference |",
+              "|---|---:|---:|---:|---:|"]
+    for name, model in in_catalogue_order(trained["models"]):
+        test = scores["test"]["models"].get(name) if scores else None
+        leaky_score = leaked["models"].get(name) if leaked else None
+        warm = speed["ours"]["per_model_ms"].get(name) if speed else None
+        cells = [TITLES[name],
+                 f"{test['macro_f1']:.3f}" if test else "n/a",
+                 f"{leaky_score['test_segment_accuracy']:.1%}" if leaky_score else "n/a",
+                 f"{model['parameters']:,}",
+                 f"{warm:.1f} ms" if warm is not None else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if speed:
+        ours, common, targets = speed["ours"], speed["common"], speed["targets"]
+        lines += ["", f"Speed and memory (`python -m core.bench`, {speed['machine']}, clip {speed['clip']}):", "",
+                  "| | genre-lab (LiteRT, NumPy) | common way (librosa + TensorFlow) | target |", "|---|---:|---:|---:|",
+                  f"| warm: decode + features + all models | {ours['warm_ms']:.0f} ms | {common['warm_ms']:.0f} ms | {targets['warm_ms']:.0f} ms |",
+                  *([f"| warm: the transfer model alone (its front end included) | {ours['per_model_ms']['musicnn']:.0f} ms | "
+                     f"| {targets['musicnn_ms']:.0f} ms |"] if "musicnn" in ours["per_model_ms"] and "musicnn_ms" in targets else []),
+                  f"| cold: process start to first result | {ours['cold_s']:.1f} s | {common['cold_s']:.1f} s | {targets['cold_s']:.0f} s |",
+                  f"| peak resident memory | {ours['peak_mb']:.0f} MB | {common['peak_mb']:.0f} MB | {targets['peak_mb']:.0f} MB |",
+                  f"| 10-minute file | {speed['ten_minutes']['seconds']:.2f} s | | {targets['ten_minutes_s']:.0f} s |"]
+    return "\n".join(lines)
+
+
+def update_readme(artifacts_dir: Path = ARTIFACTS_DIR, readme: Path = README) -> None:
+    """Replace the README's results block with figures from ``artifacts_dir``."""
+    text = readme.read_text()
+    head, rest = text.split(RESULTS_START, 1)
+    _, tail = rest.split(RESULTS_END, 1)
+    readme.write_text(f"{head}{RESULTS_START}\n{readme_results(artifacts_dir)}\n{RESULTS_END}{tail}")
+
+
+def write_model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> Path:
+    path = Path(artifacts_dir) / MODEL_CARD_FILE
+    path.write_text(model_card(artifacts_dir))
+    return path
+
+
+def main() -> int:
+    print(write_model_card(ARTIFACTS_DIR))
+    if README.exists() and RESULTS_START in README.read_text():
+        update_readme()
+        print(README)
+    return 0

@@ -1,0 +1,88 @@
+"""The one reader of ``artifacts/``: where each file lives, and the JSON that training and evaluation wrote.
+
+The app, the command line and training all name artifact files through this module, so a file is
+renamed in one place. ``GENRE_LAB_ARTIFACTS`` points the app at another folder (the tests use it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS_DIR = ROOT / "artifacts"
+ARTIFACTS_ENV = "GENRE_LAB_ARTIFACTS"
+
+FEATURE_CONFIG_FILE = "feature_config.json"
+NORMALISATION_FILE = "normalisation.json"
+TAGGER_FILE = "musicnn.tflite"
+TAGGER_DESCRIPTION_FILE = "musicnn.json"
+HEAD_FILE = "transfer_head.json"
+VERDICT_FILE = "verdict.json"
+TRAINING_FILE = "training.json"
+EVALUATION_FILE = "evaluation.json"
+LEAKY_FILE = "leaky_split.json"
+BENCHMARK_FILE = "benchmark.json"
+EXPERIMENTS_FILE = "experiments.json"
+MODEL_CARD_FILE = "MODEL_CARD.md"
+EXAMPLES_DIR = ARTIFACTS_DIR / "examples"
+# The artifacts besides the *.tflite models that decide a clip's answers, when present.
+STAMP_FILES = (FEATURE_CONFIG_FILE, NORMALISATION_FILE, HEAD_FILE, VERDICT_FILE)
+
+
+def artifacts_dir() -> Path:
+    """The folder the app reads: ``$GENRE_LAB_ARTIFACTS`` or the repository's ``artifacts/``."""
+    return Path(os.environ.get(ARTIFACTS_ENV) or ARTIFACTS_DIR)
+
+
+def model_file(name: str) -> str:
+    """The LiteRT file of a served model: ``cnn.tflite``, ..., the tagger's for ``musicnn``."""
+    return TAGGER_FILE if name == "musicnn" else f"{name}.tflite"
+
+
+def read_json(name: str, folder: str | Path = ARTIFACTS_DIR) -> dict | None:
+    """The JSON file ``name`` of ``folder``, or None when it is not there."""
+    path = Path(folder) / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def training(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
+    return read_json(TRAINING_FILE, folder)
+
+
+def evaluation(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
+    return read_json(EVALUATION_FILE, folder)
+
+
+def leaky(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
+    return read_json(LEAKY_FILE, folder)
+
+
+def benchmark(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
+    return read_json(BENCHMARK_FILE, folder)
+
+
+def experiments(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
+    return read_json(EXPERIMENTS_FILE, folder)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stamp_paths(folder: str | Path = ARTIFACTS_DIR) -> list[Path]:
+    """The artifacts that decide the classifier's answers: every ``*.tflite`` and ``STAMP_FILES``, if present."""
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.tflite")) + [folder / name for name in STAMP_FILES]
+    return [path for path in paths if path.is_file()]
+
+
+def artifact_stamp(folder: str | Path = ARTIFACTS_DIR) -> dict[str, str]:
+    """File name -> SHA-256 of every artifact in ``stamp_paths``: different models, different stamp."""
+    return {path.name: sha256(path) for path in stamp_paths(folder)}

@@ -1,0 +1,86 @@
+"""``python -m core.experiments --quick`` writes the documented file, resumes, and the page shows it."""
+
+import json
+import math
+
+import pytest
+
+from core.app.figures import experiments_figure, experiments_table, future_work_sentences
+
+pytest.importorskip("tensorflow", reason="the experiments train Keras models (requirements-dev.txt)")
+
+from core.learn import experiments  # noqa: E402
+
+FIELDS = {"name", "family", "description", "valid_accuracy", "test_accuracy", "realworld_dev_accuracy",
+          "mic_accuracy", "parameters", "ms_per_clip", "training_seconds", "shipped"}
+
+
+@pytest.fixture(scope="module")
+def quick_run(data_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("experiments")
+    out = folder / "experiments.json"
+    document = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn", "lstm", "crnn"], quick=True,
+                               cache_dir=folder / "cache")
+    return out, document
+
+
+def test_quick_run_writes_every_field_for_every_variant(quick_run):
+    out, document = quick_run
+    assert json.loads(out.read_text()) == document
+    assert {"protocol", "split", "seeds", "planned", "variants"} <= set(document)
+    names = [entry["name"] for entry in document["variants"]]
+    assert names == ["cnn", "lstm", "crnn", "cnn_plus_lstm"]        # the file's order is the plan's
+    for entry in document["variants"]:
+        assert FIELDS <= set(entry), entry["name"]
+        assert len(entry["valid_accuracy"]) == 3 and all(0 <= value <= 1 for value in entry["valid_accuracy"])
+        for key in ("test_accuracy", "mic_accuracy", "realworld_dev_accuracy"):
+            assert entry[key] is None or 0 <= entry[key] <= 1
+        assert entry["parameters"] > 0 and entry["ms_per_clip"] > 0 and math.isfinite(entry["training_seconds"])
+    shipped = {entry["name"]: entry["shipped"] for entry in document["variants"]}
+    assert shipped == {"cnn": True, "lstm": True, "crnn": False, "cnn_plus_lstm": False}
+
+
+def test_ensemble_is_computed_from_its_members(quick_run):
+    _, document = quick_run
+    entries = {entry["name"]: entry for entry in document["variants"]}
+    ensemble = entries["cnn_plus_lstm"]
+    assert ensemble["members"] == ["cnn", "lstm"]
+    assert ensemble["parameters"] == entries["cnn"]["parameters"] + entries["lstm"]["parameters"]
+
+
+def test_a_variant_in_the_file_is_not_trained_again(quick_run, data_dir, monkeypatch):
+    out, document = quick_run
+    monkeypatch.setattr(experiments, "run_variant", lambda *args: pytest.fail("trained again"))
+    again = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn"], quick=True,
+                            cache_dir=out.parent / "cache")
+    assert again["variants"] == document["variants"]
+
+
+def test_the_page_shows_the_table_and_the_chart(quick_run, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    out, document = quick_run
+    (tmp_path / "experiments.json").write_text(out.read_text())
+    monkeypatch.setenv("GENRE_LAB_ARTIFACTS", str(tmp_path))
+    at = AppTest.from_file("streamlit_app.py", default_timeout=60).run()
+    at.switch_page("pages/experiments.py").run()
+    assert not at.exception
+    assert at.dataframe[0].value["variant"].tolist() == [entry["name"] for entry in document["variants"]]
+    assert len(at.get("plotly_chart")) == 1
+    assert any("planned variants are measured so far" in info.value for info in at.info)
+
+
+def test_future_work_sentences_come_from_the_numbers():
+    def entry(name, mean, std, test):
+        return {"name": name, "family": "x", "valid": {"mean": mean, "std": std}, "valid_accuracy": [mean] * 3,
+                "test_accuracy": test, "mp3_accuracy": None, "mic_accuracy": None, "realworld_dev_accuracy": None,
+                "ms_per_clip": 1.0}
+    document = {"variants": [entry("lstm", 0.60, 0.01, 0.59), entry("gru", 0.64, 0.01, 0.62),
+                             entry("bilstm", 0.605, 0.02, 0.58)]}
+    sentences = future_work_sentences(document)
+    assert len(sentences) == 2      # only the items whose two variants are in the file
+    assert "better on validation by 4.0 points" in sentences[0] and "test 62.0% against 59.0%" in sentences[0]
+    assert "within seed noise" in sentences[1]
+    table = experiments_table(document)
+    assert table["valid mean (%)"].tolist() == pytest.approx([60.0, 64.0, 60.5])
+    assert len(experiments_figure(table).data) == 2       # one family: validation and test traces
