@@ -34,7 +34,8 @@ from tests.audio_corpus import encode, music
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
 ARTIFACTS = ROOT / "artifacts"
-PAGES = ("pages/home.py", "pages/classify.py", "pages/how-it-works.py", "pages/training.py", "pages/comparison.py")
+PAGES = ("pages/home.py", "pages/classify.py", "pages/how-it-works.py", "pages/training.py", "pages/comparison.py",
+         "pages/experiments.py")
 TIMEOUT_S = 60
 CONFIG = FeatureConfig()
 
@@ -80,7 +81,14 @@ def write_complete_artifacts(folder: Path, max_duration_s: float | None = None) 
                  "common": {"cold_s": 9.0, "warm_ms": 900.0, "peak_mb": 900.0},
                  "ten_minutes": {"seconds": 1.5, "analysed_s": 600.0, "peak_mb": 250.0},
                  "targets": {"warm_ms": 100.0}}
-    for name, content in (("evaluation.json", evaluation), ("leaky_split.json", leaky), ("benchmark.json", benchmark)):
+    variant = {"family": "recurrent", "description": "invented", "valid_accuracy": [0.5, 0.55, 0.6],
+               "valid": {"mean": 0.55, "std": 0.04}, "test_accuracy": 0.5, "mp3_accuracy": 0.4, "mic_accuracy": 0.3,
+               "realworld_dev_accuracy": None, "parameters": 1000, "ms_per_clip": 5.0, "training_seconds": 60.0}
+    experiments = {"protocol": "Test protocol.", "measured_with": "a test", "written_by": "a test",
+                   "planned": ["lstm", "gru"],
+                   "variants": [variant | {"name": "lstm", "shipped": True}, variant | {"name": "gru", "shipped": False}]}
+    for name, content in (("evaluation.json", evaluation), ("leaky_split.json", leaky), ("benchmark.json", benchmark),
+                          ("experiments.json", experiments)):
         (folder / name).write_text(json.dumps(content))
     return folder
 
@@ -164,6 +172,8 @@ def test_missing_files_are_named_with_their_command(tmp_path, use_artifacts):
     for name, command in (("evaluation.json", "core.train"), ("leaky_split.json", "core.train"),
                           ("benchmark.json", "core.bench")):
         assert name in notes and command in notes
+    experiments = run_page("pages/experiments.py")
+    assert any("experiments.json" in info.value and "python -m core.experiments" in info.value for info in experiments.info)
     (folder / "training.json").unlink()
     training = run_page("pages/training.py")
     assert any("training.json" in info.value for info in training.info)
@@ -200,6 +210,11 @@ def test_training_and_comparison_draw_every_figure(complete_artifacts, use_artif
     assert plotly_count(comparison) == 1
     assert "speaker" in texts(comparison)
     assert "Sturm" in texts(comparison) and "leaky" in texts(comparison)
+    experiments = run_page("pages/experiments.py")
+    assert plotly_count(experiments) == 1
+    assert experiments.dataframe[0].value["variant"].tolist() == ["lstm", "gru"]
+    assert "GRU instead of LSTM" in texts(experiments) and "within seed noise" in texts(experiments)
+    assert not experiments.info                       # every planned variant is in the file
 
 
 # ----------------------------------------------------------------------------- classify

@@ -407,7 +407,7 @@ def test_every_page_renders_without_exception(app_url, page):
 # A first visit straight to a page's URL must show the app's navigation: each page's icon and title,
 # not the file names ("streamlit app", "classify", "common", ...) Streamlit gives the scripts of a
 # pages/ folder until some session has called st.navigation.
-APP_TITLES = ["Home", "Classify a clip", "How it works", "Training", "Comparison"]
+APP_TITLES = ["Home", "Classify a clip", "How it works", "Training", "Comparison", "Experiments"]
 PAGE_HEADINGS = {"classify": "🎧 Classify a clip", "how-it-works": "💡 How it works"}
 # Each page's file is named like its URL (pages/how-it-works.py for /how-it-works): on a fresh server's
 # very first visit Streamlit looks the URL up among the pages/ files before st.navigation runs, and a

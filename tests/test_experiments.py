@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_the_page_shows_the_table_and_the_chart(quick_run, tmp_path, monkeypatch
     out, document = quick_run
     (tmp_path / "experiments.json").write_text(out.read_text())
     monkeypatch.setenv("GENRE_LAB_ARTIFACTS", str(tmp_path))
-    at = AppTest.from_file("streamlit_app.py", default_timeout=60).run()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=60).run()
     at.switch_page("pages/experiments.py").run()
     assert not at.exception
     assert at.dataframe[0].value["variant"].tolist() == [entry["name"] for entry in document["variants"]]
