@@ -33,7 +33,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.app.figures import ClipView, analyse_clip
-from core.serve.artifacts import FEATURE_CONFIG_FILE, artifacts_dir, stamp_paths
+from core.serve.artifacts import (BENCHMARK_FILE, EVALUATION_FILE, EXPERIMENTS_FILE, FEATURE_CONFIG_FILE, LEAKY_FILE,
+                                  TRAINING_FILE, artifacts_dir, stamp_paths)
 from core.serve.examples import EXAMPLES_DIR, GALLERY_NAME, example_clips, read_gallery
 
 ROUTED_KEY = "routed_by_app_navigation"   # session state: this run came through streamlit_app.py
@@ -48,12 +49,12 @@ _ANALYSIS_SLOTS = threading.BoundedSemaphore(ANALYSES_AT_ONCE)
 # Which command writes each artifact.
 COMMANDS = {
     "models": "python -m core.train",
-    "training.json": "python -m core.train",
-    "evaluation.json": "python -m core.train (it evaluates the test list once, at the end)",
-    "leaky_split.json": "python -m core.train (without --no-leaky)",
-    "benchmark.json": "python -m core.bench",
+    TRAINING_FILE: "python -m core.train",
+    EVALUATION_FILE: "python -m core.train (it evaluates the test list once, at the end)",
+    LEAKY_FILE: "python -m core.train (without --no-leaky)",
+    BENCHMARK_FILE: "python -m core.bench",
     "examples": "python -m core.examples",
-    "experiments.json": "python -m core.experiments",
+    EXPERIMENTS_FILE: "python -m core.experiments",
 }
 
 

@@ -30,7 +30,7 @@ st.caption(
     "report did not state its protocol. Sources: `core/serve/published_results.csv`."
 )
 if not scores:
-    missing("This product's test-list accuracy", "evaluation.json")
+    missing("This product's test-list accuracy", artifacts.EVALUATION_FILE)
 
 # ----------------------------------------------------------------------------- honest versus leaky
 st.header("The same models, split honestly and split the leaky way")
@@ -40,7 +40,7 @@ if scores and leaked:
 if len(table):
     st.dataframe(table, hide_index=True, column_config={"accuracy (%)": st.column_config.NumberColumn(format="%.1f")})
 if not leaked:
-    missing("The leaky-split experiment", "leaky_split.json")
+    missing("The leaky-split experiment", artifacts.LEAKY_FILE)
 else:
     st.caption(f"Leaky protocol: {leaked['protocol']} ({leaked['clips']} clips). It scores single windows, so "
                "compare it with the honest single-window figure.")
@@ -86,13 +86,13 @@ if len(tradeoffs):
     st.caption("Inference: one model's share of classifying a 30 s clip, warm, on the benchmark machine; the "
                "spectrogram both window models read is computed once and not counted here.")
 else:
-    missing("The trade-offs", "training.json")
+    missing("The trade-offs", artifacts.TRAINING_FILE)
 if timed:
     bench = benchmark_table(timed)
     st.dataframe(bench, hide_index=True)
     st.caption(f"Benchmark clip {timed.get('clip', '?')} on {timed.get('machine', 'the benchmark machine')}.")
 else:
-    missing("Inference times", "benchmark.json")
+    missing("Inference times", artifacts.BENCHMARK_FILE)
 
 # ----------------------------------------------------------------------------- beyond GTZAN
 st.header("Beyond GTZAN's test images: lossy files, a microphone, real recordings")
@@ -106,4 +106,4 @@ if rows:
                "from a laptop. The real-world recordings (production-library, Creative Commons, public-domain and "
                "game music) have no pop and one rock clip, so their per-genre figures are anecdotes.")
 else:
-    missing("Accuracy beyond the test images", "evaluation.json")
+    missing("Accuracy beyond the test images", artifacts.EVALUATION_FILE)

@@ -14,7 +14,7 @@ st.markdown("The course report this app grew from ended with future work: GRU or
             "measured under the same honest protocol, next to the models the app serves.")
 document = artifacts.experiments(artifacts_dir())
 if not document or not document.get("variants"):
-    missing("The experiments table", "experiments.json")
+    missing("The experiments table", artifacts.EXPERIMENTS_FILE)
     st.stop()
 
 table = experiments_table(document)

@@ -48,7 +48,7 @@ if scores:
             column: st.column_config.NumberColumn(format="%.1f") for column in accuracy_table(rows, clips).columns
             if column != "model"})
 else:
-    missing("The measured test accuracy", "evaluation.json")
+    missing("The measured test accuracy", artifacts.EVALUATION_FILE)
 
 st.subheader("Where to go")
 links = (

@@ -23,7 +23,7 @@ st.title("📈 Training")
 trained = artifacts.training(artifacts_dir())
 scores = artifacts.evaluation(artifacts_dir())
 if not trained:
-    missing("What training measured", "training.json")
+    missing("What training measured", artifacts.TRAINING_FILE)
     st.stop()
 
 data = trained.get("data", {})
@@ -35,7 +35,7 @@ st.markdown(
        if scores else "")
 )
 if not scores:
-    missing("The confusion matrices and per-genre scores on the test list", "evaluation.json")
+    missing("The confusion matrices and per-genre scores on the test list", artifacts.EVALUATION_FILE)
 
 verdict = trained.get("verdict")
 if verdict:

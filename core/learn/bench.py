@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.serve.artifacts import ARTIFACTS_DIR, BENCHMARK_FILE, FEATURE_CONFIG_FILE, HEAD_FILE, NORMALISATION_FILE, ROOT
+from core.serve.artifacts import (ARTIFACTS_DIR, BENCHMARK_FILE, FEATURE_CONFIG_FILE, HEAD_FILE, NORMALISATION_FILE, ROOT,
+                                  TRUNK_WEIGHTS_FILE)
 
 TARGETS = {"warm_ms": 250.0, "musicnn_ms": 150.0, "cold_s": 2.0, "peak_mb": 300.0, "ten_minutes_s": 2.0,
            "library_speedup": 1.5}
@@ -121,7 +122,7 @@ def _common_transfer_model():
 
     head, config = TransferHead.load(ARTIFACTS_DIR / HEAD_FILE), PretrainedConfig()
     port = build_musicnn()
-    port.load_weights(ARTIFACTS_DIR / "musicnn_trunk.weights.h5")
+    port.load_weights(ARTIFACTS_DIR / TRUNK_WEIGHTS_FILE)
 
     def classify(librosa, path):
         y, sr = librosa.load(path, sr=config.sample_rate)

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.serve.artifacts import ARTIFACTS_DIR, ROOT, TAGGER_DESCRIPTION_FILE, TAGGER_FILE
+from core.serve.artifacts import ARTIFACTS_DIR, ROOT, TAGGER_DESCRIPTION_FILE, TAGGER_FILE, TRUNK_WEIGHTS_FILE
 from core.serve.config import PretrainedConfig
 
 MUSICNN_ENV = "GENRE_LAB_MUSICNN"
@@ -430,7 +430,7 @@ def export(out: Path, data_dir: Path, musicnn_dir: str | None, weights: str, fix
                                     TOLERANCE["float32"])
 
     out.mkdir(parents=True, exist_ok=True)
-    trunk = out / "musicnn_trunk.weights.h5"
+    trunk = out / TRUNK_WEIGHTS_FILE
     port.save_weights(trunk)
     reloaded = build_musicnn(config.patch_frames, config.n_mels)
     reloaded.load_weights(trunk)

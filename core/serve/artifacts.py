@@ -27,6 +27,7 @@ LEAKY_FILE = "leaky_split.json"
 BENCHMARK_FILE = "benchmark.json"
 EXPERIMENTS_FILE = "experiments.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
+TRUNK_WEIGHTS_FILE = "musicnn_trunk.weights.h5"   # the Keras port of the tagger (learning side only)
 EXAMPLES_DIR = ARTIFACTS_DIR / "examples"
 # The artifacts besides the *.tflite models that decide a clip's answers, when present.
 STAMP_FILES = (FEATURE_CONFIG_FILE, NORMALISATION_FILE, HEAD_FILE, VERDICT_FILE)
