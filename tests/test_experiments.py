@@ -85,3 +85,17 @@ def test_future_work_sentences_come_from_the_numbers():
     table = experiments_table(document)
     assert table["valid mean (%)"].tolist() == pytest.approx([60.0, 64.0, 60.5])
     assert len(experiments_figure(table).data) == 2       # one family: validation and test traces
+
+
+def test_transfer_model_and_verdict_entries_are_read_from_what_training_wrote():
+    from core.serve.artifacts import ARTIFACTS_DIR, evaluation, training
+
+    entries = {entry["name"]: entry for entry in experiments.shipped_entries(ARTIFACTS_DIR)}
+    scores, trained = evaluation(ARTIFACTS_DIR), training(ARTIFACTS_DIR)
+    assert set(entries) == {"musicnn_frozen", "shipped_verdict"}
+    for entry in entries.values():
+        assert FIELDS <= set(entry) and entry["shipped"]
+    assert entries["musicnn_frozen"]["test_accuracy"] == scores["test"]["models"]["musicnn"]["clip_accuracy"]
+    assert entries["shipped_verdict"]["mic_accuracy"] == scores["audio_subset"]["captured"]["models"]["verdict"]["clip_accuracy"]
+    assert entries["shipped_verdict"]["valid_accuracy"] == [trained["verdict"]["valid"]["images"]]
+    assert entries["shipped_verdict"]["members"] == [name for name, weight in trained["verdict"]["weights"].items() if weight]

@@ -350,6 +350,8 @@ def run(data_dir: Path, out: Path, seeds: list[int], only: list[str] | None = No
     """Train and measure every variant not yet in ``out`` (all of ``only`` with ``force``); return the file."""
     epochs = 2 if quick else None
     entries = {entry["name"]: entry for entry in read_experiments(out)["variants"]}
+    if not quick:   # what core.train chose and measured: in the file from the start
+        entries |= {entry["name"]: entry for entry in shipped_entries(artifacts_dir)}
     wanted = [variant for variant in TRAINED if (only is None or variant.name in only)
               and (force or variant.name not in entries)]
     material = None
@@ -373,8 +375,6 @@ def run(data_dir: Path, out: Path, seeds: list[int], only: list[str] | None = No
         caches = {member: load_cache(cache_path(cache_dir, member, quick)) for member in members}
         if all(caches.values()) and all(member in entries for member in members):
             entries[name] = ensemble_entry(name, members, description, entries, caches)
-    if not quick:
-        entries |= {entry["name"]: entry for entry in shipped_entries(artifacts_dir)}
     write_experiments(out, list(entries.values()), seeds, quick)
     return read_experiments(out)
 
