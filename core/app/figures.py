@@ -786,7 +786,8 @@ def experiments_table(document: Mapping | None) -> pd.DataFrame:
         valid = entry.get("valid") or {}
         rows.append({
             "variant": entry["name"], "family": entry["family"],
-            "valid mean (%)": _percent(valid.get("mean")), "± std (points)": _percent(valid.get("std")),
+            "valid mean (%)": _percent(valid.get("mean")),
+            "± std (points)": _percent(valid.get("std")) if len(entry.get("valid_accuracy", [])) > 1 else None,
             "seeds": len(entry.get("valid_accuracy", [])),
             **{title: _percent(entry.get(key)) for key, title in EXPERIMENT_VIEWS.items()},
             "parameters": entry.get("parameters"), "ms per clip": entry.get("ms_per_clip"),
@@ -803,7 +804,7 @@ def experiments_figure(table: pd.DataFrame) -> go.Figure:
     for family, rows in timed.groupby("family", sort=False):
         figure.add_trace(go.Scatter(
             x=rows["ms per clip"], y=rows["valid mean (%)"], mode="markers+text", name=f"{family}: validation",
-            text=rows["variant"], textposition="top center", marker={"size": 12},
+            text=rows["variant"], textposition="top center", marker={"size": 12}, cliponaxis=False,
             error_y={"type": "data", "array": rows["± std (points)"].fillna(0), "visible": True},
             hovertemplate="%{text}<br>%{x:.1f} ms per clip<br>validation %{y:.1f}%<extra></extra>"))
         figure.add_trace(go.Scatter(
@@ -812,7 +813,7 @@ def experiments_figure(table: pd.DataFrame) -> go.Figure:
             hovertemplate="%{text}<br>%{x:.1f} ms per clip<br>test %{y:.1f}%<extra></extra>"))
     figure.update_layout(height=460, xaxis={"title": "ms per 30 s clip (model alone, log scale)", "type": "log"},
                          yaxis={"title": "clip accuracy (%)"}, legend={"orientation": "h", "y": -0.25},
-                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+                         margin={"l": 10, "r": 70, "t": 30, "b": 10})
     return _readable(figure)
 
 
@@ -839,10 +840,10 @@ def future_work_sentences(document: Mapping | None) -> list[str]:
         views = "; ".join(
             f"{title.replace(' (%)', '')} {_measured_percent(entry.get(key))} against {_measured_percent(base.get(key))}"
             for key, title in EXPERIMENT_VIEWS.items())
-        valid = entry.get("valid") or {}
+        valid, seeds = entry.get("valid") or {}, len(entry.get("valid_accuracy", []))
         sentences.append(
             f"**{item}** (`{name}` against `{reference}`): {_difference(entry, base)} "
-            f"({100 * valid.get('mean', float('nan')):.1f}% over {len(entry.get('valid_accuracy', []))} seed(s)); "
+            f"({100 * valid.get('mean', float('nan')):.1f}% over {seeds} seed{'s' if seeds != 1 else ''}); "
             f"{views}.")
     return sentences
 
