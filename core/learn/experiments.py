@@ -9,9 +9,8 @@ LiteRT and run through the app's own path (``GenreClassifier``) on the test list
 clips with audio from their MP3s and through the measurement rooms (``core.learn.capture``), and
 the real-world recordings (measured only, never trained on).
 
-The ensembles average clip probabilities: the CNN with the LSTM (per seed), and the served models
-with equal weights; the shipped combined verdict and the transfer model are read from what
-``python -m core.train`` wrote. The file is rewritten after every variant, and a variant already in
+The CNN+LSTM ensemble averages the two variants' clip probabilities (per seed, from the cache); the
+shipped combined verdict and the transfer model are read from what ``python -m core.train`` wrote. The file is rewritten after every variant, and a variant already in
 it is skipped unless ``--force``, so a stopped run resumes where it stopped. ``--quick`` trains two
 epochs on a few clips and measures a few clips per view: for the tests, never for figures.
 """
