@@ -57,6 +57,26 @@ def test_a_variant_in_the_file_is_not_trained_again(quick_run, data_dir, monkeyp
     assert again["variants"] == document["variants"]
 
 
+def test_a_run_keeps_what_another_run_wrote_meanwhile(quick_run, data_dir, tmp_path, monkeypatch):
+    """Two runs with ``--only`` on different variants can share the file."""
+    out, document = quick_run
+    shared = tmp_path / "experiments.json"
+    shared.write_text(out.read_text())
+    other = dict(document["variants"][0], name="crnn")
+
+    def trained_while_another_run_wrote(variant, *args):
+        experiments.write_experiments(shared, [entry for entry in document["variants"] if entry["name"] != "crnn"]
+                                      + [other], [0, 1, 2], True)
+        return dict(document["variants"][0], name=variant.name, description="trained now"), {}
+
+    monkeypatch.setattr(experiments, "run_variant", trained_while_another_run_wrote)
+    monkeypatch.setattr(experiments, "save_cache", lambda *args: None)
+    again = experiments.run(data_dir, shared, seeds=[0, 1, 2], only=["lstm"], force=True, quick=True,
+                            cache_dir=out.parent / "cache")
+    entries = {entry["name"]: entry for entry in again["variants"]}
+    assert entries["lstm"]["description"] == "trained now" and entries["crnn"] == other
+
+
 def test_the_page_shows_the_table_and_the_chart(quick_run, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

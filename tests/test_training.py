@@ -154,3 +154,38 @@ def test_training_is_reproducible_with_a_fixed_seed():
     runs = [train_window_model("lstm", split, split, norm, CONFIG, settings, seed=3) for _ in range(2)]
     assert [r["loss"] for r in runs[0][1]] == [r["loss"] for r in runs[1][1]]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][0].get_weights(), runs[1][0].get_weights()))
+
+
+@pytest.mark.parametrize("images_too", [True, False])
+def test_captured_clips_use_their_recordings_and_images_only_when_asked(images_too):
+    """With probability 1, a clip with recordings becomes one of them; an image-only clip is degraded
+    in the mel domain, or left alone without ``images_too`` (the LSTM's ``capture_images=False``)."""
+    from core.learn.train import Split, captured
+
+    rng = np.random.default_rng(2)
+    clips = ["blues/blues.00000", "jazz/jazz.00000"]
+    levels = [rng.integers(0, 256, size=(CONFIG.n_mels, 80), dtype=np.uint8) for _ in clips]
+    split = Split(clips, levels, np.zeros((2, 1)), CONFIG)
+    recording = np.full_like(split.db[0], -30.0)
+    split.recorded[0] = [recording]
+    out = captured(split, 1.0, np.random.default_rng(0), CONFIG, images_too=images_too)
+    assert out[0] is recording
+    assert np.array_equal(out[1], split.db[1]) != images_too
+    unchanged = captured(split, 0.0, np.random.default_rng(0), CONFIG, images_too=images_too)
+    assert all(np.array_equal(a, b) for a, b in zip(unchanged, split.db))
+
+
+def test_verdict_is_never_chosen_with_a_head_refit_on_validation(tiny_artifacts, tiny_gtzan, tmp_path, capsys):
+    """The shipped head is refit on train+valid after the verdict is chosen: a later choice must refuse."""
+    import shutil
+
+    from core.learn.train import main
+    from core.learn.verdict import write_verdict
+
+    out = tmp_path / "artifacts"
+    shutil.copytree(tiny_artifacts, out)
+    with pytest.raises(ValueError, match="refit on the validation list"):
+        write_verdict(out, tiny_gtzan)
+    with pytest.raises(SystemExit):
+        main(["--data", str(tiny_gtzan), "--epochs", "1", "--out", str(out), "--models", "lstm", "--no-leaky"])
+    assert "retrain the transfer model in the same run" in capsys.readouterr().err

@@ -40,6 +40,7 @@ VIEWS = ("test", "mp3", "captured", "realworld")
 QUICK_CLIPS = 12          # --quick: clips per list and per view
 NO_AUGMENTATION = {"noise_levels": 0.0, "freq_masks": 0, "time_masks": 0, "mixup_alpha": 0.0,
                    "capture_probability": 0.0}
+LSTM_RECORDINGS = {"capture_probability": 0.5, "capture_images": False}
 PROTOCOL = ("Fault-filtered, artist-conditional split (Kereliuk, Sturm & Larsen 2015). Each variant is trained "
             "once per seed; early stopping and the best epoch are chosen on the validation list (clip accuracy, "
             "from the images). The first seed's model alone is then measured once: test = the 290 test clips "
@@ -85,6 +86,9 @@ TRAINED = (
             "(random crops kept).", "lstm", changes=NO_AUGMENTATION),
     Variant("lstm_without_convolution", "recurrent", "The shipped LSTM without its convolution over time "
             "(two LSTM layers straight on the MFCCs).", "lstm", "lstm_alone"),
+    Variant("lstm_recorded", "recurrent", "The shipped LSTM with simulated recordings: each epoch, half of the "
+            "clips with audio replaced by one of their recordings through random speakers and rooms (image-only "
+            "clips left clean).", "lstm", changes=LSTM_RECORDINGS),
 )
 ENSEMBLES = {   # name -> (members, description); members are trained variants, averaged per seed
     "cnn_plus_lstm": (("cnn", "lstm"), "The CNN and the LSTM of the same seed, clip probabilities averaged."),
@@ -307,6 +311,11 @@ def read_experiments(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"variants": []}
 
 
+def entries_in(path: Path) -> dict[str, dict]:
+    """The file's variants by name."""
+    return {entry["name"]: entry for entry in read_experiments(path)["variants"]}
+
+
 def write_experiments(path: Path, variants: list[dict], seeds: list[int], quick: bool) -> None:
     planned = [variant.name for variant in TRAINED] + list(ENSEMBLES) + ["musicnn_frozen", "shipped_verdict"]
     order = {name: index for index, name in enumerate(planned)}
@@ -348,9 +357,9 @@ def run(data_dir: Path, out: Path, seeds: list[int], only: list[str] | None = No
         quick: bool = False, artifacts_dir: Path = ARTIFACTS_DIR, cache_dir: Path = CACHE_DIR) -> dict:
     """Train and measure every variant not yet in ``out`` (all of ``only`` with ``force``); return the file."""
     epochs = 2 if quick else None
-    entries = {entry["name"]: entry for entry in read_experiments(out)["variants"]}
-    if not quick:   # what core.train chose and measured: in the file from the start
-        entries |= {entry["name"]: entry for entry in shipped_entries(artifacts_dir)}
+    # What core.train chose and measured is in the file from the start.
+    shipped = {} if quick else {entry["name"]: entry for entry in shipped_entries(artifacts_dir)}
+    entries = entries_in(out) | shipped
     wanted = [variant for variant in TRAINED if (only is None or variant.name in only)
               and (force or variant.name not in entries)]
     material = None
@@ -365,11 +374,13 @@ def run(data_dir: Path, out: Path, seeds: list[int], only: list[str] | None = No
         log(f"[{index}/{len(wanted)}] {variant.name}: {variant.description}")
         entry, cache = run_variant(variant, material, seeds, epochs)
         save_cache(cache_path(cache_dir, variant.name, quick), cache)
-        entries[variant.name] = entry
+        # Read the file again first: another run (``--only`` other variants) may have written to it meanwhile.
+        entries = entries_in(out) | shipped | {variant.name: entry}
         write_experiments(out, list(entries.values()), seeds, quick)
         log(f"[{index}/{len(wanted)}] {variant.name}: validation {entry['valid']['mean']:.3f} "
             f"± {entry['valid']['std']:.3f}, test {entry['test_accuracy']:.3f}, "
             f"{time.perf_counter() - started:.0f} s")
+    entries = entries_in(out) | shipped
     for name, (members, description) in ENSEMBLES.items():
         caches = {member: load_cache(cache_path(cache_dir, member, quick)) for member in members}
         if all(caches.values()) and all(member in entries for member in members):

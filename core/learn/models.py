@@ -30,7 +30,8 @@ class TrainingSettings:
     time_masks: int = 1
     mask_fraction: float = 0.15
     mixup_alpha: float = 0.2
-    capture_probability: float = 0.0    # share of training clips passed through core.learn.capture.augment_db each epoch
+    capture_probability: float = 0.0    # share of training clips heard as if captured by a device in a room, each epoch
+    capture_images: bool = True          # False: only clips with audio are captured (image-only clips stay clean)
     plateau_epochs: int = 4              # halve the learning rate after this many epochs without progress
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.learn import gtzan
-from core.serve.artifacts import ARTIFACTS_DIR, VERDICT_FILE
+from core.serve.artifacts import ARTIFACTS_DIR, HEAD_FILE, VERDICT_FILE
 from core.serve.config import GENRES
 
 VIEWS = {"images": {}, "audio": {"audio_only": True}, "audio measured": {"capture": True}}
@@ -75,9 +75,25 @@ def choose(views: dict[str, dict]) -> dict:
     }
 
 
+def check_head_not_refit(artifacts_dir: Path) -> None:
+    """Refuse to choose the verdict with a transfer head refit on the validation list.
+
+    ``core.learn.transfer`` writes a head trained on the training list, the verdict is chosen with it,
+    and only then is the head refit on training and validation clips. Choosing later, with the refit
+    head, would score the weights on clips that head was trained on.
+    """
+    from core.serve.pretrained import TransferHead
+
+    path = Path(artifacts_dir) / HEAD_FILE
+    if path.exists() and TransferHead.load(path).extra.get("trained_on", "training list") != "training list":
+        raise ValueError(f"{path} was refit on the validation list, so the verdict cannot be chosen with it: "
+                         "retrain the transfer model in the same run (python -m core.train --models ... musicnn)")
+
+
 def write_verdict(artifacts_dir: Path, data_dir: Path, log=print) -> dict:
     from core.serve.inference import GenreClassifier
 
+    check_head_not_refit(artifacts_dir)
     path = Path(artifacts_dir) / VERDICT_FILE
     path.unlink(missing_ok=True)             # the models alone, while choosing
     classifier = GenreClassifier(artifacts_dir)
