@@ -768,7 +768,7 @@ FUTURE_WORK = (
     ("Bidirectional LSTM", "bilstm", "lstm"),
     ("CRNN (convolutions, then a recurrent layer)", "crnn", "cnn"),
     ("Data augmentation, CNN", "cnn", "cnn_no_augmentation"),
-    ("Data augmentation, LSTM", "lstm", "lstm_no_augmentation"),
+    ("Data augmentation, LSTM", "lstm_recorded", "lstm_no_augmentation"),
     ("Simulated recordings for the LSTM", "lstm_recorded", "lstm"),
     ("Transfer learning (pretrained musicnn)", "musicnn_frozen", "cnn"),
     ("Ensemble of the CNN and the LSTM", "cnn_plus_lstm", "cnn"),
