@@ -4,8 +4,8 @@ import streamlit as st
 
 from core.serve import artifacts, results
 from core.serve.config import GENRES
-from core.serve.catalog import MODEL_NAMES, MODEL_TITLES, SHORT_TITLES, TITLES
-from core.app.figures import accuracy_table, split_description
+from core.serve.catalog import MODEL_NAMES, MODEL_TITLES, TITLES
+from core.app.figures import accuracy_table, column_title, split_description
 from pages._common import artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
 
 ensure_app_navigation()
@@ -37,7 +37,7 @@ if scores:
     )
     columns = st.columns(len(test["models"]))
     for column, (name, model) in zip(columns, test["models"].items()):
-        column.metric(SHORT_TITLES.get(name, name).capitalize(), f"{model['clip_accuracy']:.1%}",
+        column.metric(column_title(name), f"{model['clip_accuracy']:.1%}",
                       help=f"{TITLES.get(name, name)}: macro F1 {model['macro_f1']:.3f}; "
                            f"single windows {model['window_accuracy']:.1%}")
     rows, clips = results.accuracy_rows(artifacts_dir()), results.view_clips(artifacts_dir())
@@ -58,6 +58,8 @@ links = (
     ("pages/training.py", "Training", "📈", "learning curves, architectures, settings, confusion matrices."),
     ("pages/comparison.py", "Comparison", "⚖️",
      "against published results, and why some published numbers are too good."),
+    ("pages/experiments.py", "Experiments", "🧪",
+     "the original report's future work (GRU, CRNN, augmentation, transfer, ensembles), measured."),
 )
 for page, label, icon, text in links:
     left, right = st.columns([1, 3], vertical_alignment="center")
