@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -189,17 +190,28 @@ def ten_minute_file(source: Path, directory: Path) -> Path:
 
 def library_throughput(clips: list[Path], repeat: int = 3) -> dict:
     """Clips per second of ``python -m core.predict --jobs N`` over ``clips`` with one and two jobs,
-    process start to exit, median of ``repeat`` runs each (alternated, so both see the same load)."""
+    process start to exit, median of ``repeat`` runs each (alternated, so both see the same load).
+
+    It also measures how many cores one job keeps busy (its CPU time over its wall time): two jobs
+    cannot be faster than one by more than the cores over that figure.
+    """
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    times = {1: [], 2: []}
+    times, cores_busy = {1: [], 2: []}, []
     for _ in range(repeat):
         for jobs, runs in times.items():
             command = [sys.executable, "-m", "core.predict", "--jobs", str(jobs), "--json", "--quiet", *map(str, clips)]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(command, env=env, cwd=ROOT, capture_output=True, check=True)
             runs.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if jobs == 1:
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                cores_busy.append(cpu / runs[-1])
     one, two = (len(clips) / statistics.median(times[jobs]) for jobs in (1, 2))
-    return {"clips": len(clips), "jobs_1_clips_per_s": one, "jobs_2_clips_per_s": two, "speedup": two / one}
+    busy = statistics.median(cores_busy)
+    return {"clips": len(clips), "jobs_1_clips_per_s": one, "jobs_2_clips_per_s": two, "speedup": two / one,
+            "jobs_1_cores_busy": busy, "speedup_ceiling": min(2.0, (os.cpu_count() or 1) / busy)}
 
 
 def library_clips(count: int = LIBRARY_CLIPS) -> list[Path]:
@@ -249,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     library = results["library"]
     print(f"{'python -m core.predict, ' + str(library['clips']) + ' clips':40s}"
           f" 1 job {library['jobs_1_clips_per_s']:.1f} clips/s, 2 jobs {library['jobs_2_clips_per_s']:.1f} clips/s:"
-          f" {library['speedup']:.2f}x (target {TARGETS['library_speedup']}x)")
+          f" {library['speedup']:.2f}x (target {TARGETS['library_speedup']}x); one job keeps"
+          f" {library['jobs_1_cores_busy']:.2f} cores busy, so at most {library['speedup_ceiling']:.2f}x")
     print("per model (ours, warm): " + ", ".join(f"{n} {ms:.1f} ms" for n, ms in ours["per_model_ms"].items())
           + f"; representation {ours['features_ms']:.1f} ms; TensorFlow imported: {ours['tensorflow_imported']}")
     if not args.no_save:

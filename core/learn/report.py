@@ -103,6 +103,13 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
                   f"| cold: process start to first result | {ours['cold_s']:.1f} s | {common['cold_s']:.1f} s | {targets['cold_s']:.0f} s |",
                   f"| peak resident memory | {ours['peak_mb']:.0f} MB | {common['peak_mb']:.0f} MB | {targets['peak_mb']:.0f} MB |",
                   f"| 10-minute file | {speed['ten_minutes']['seconds']:.2f} s | | {targets['ten_minutes_s']:.0f} s |"]
+        library = speed.get("library")
+        if library and "speedup_ceiling" in library:
+            lines += ["", f"`python -m core.predict` on {library['clips']} clips: {library['jobs_1_clips_per_s']:.1f} clips/s "
+                          f"with one job, {library['jobs_2_clips_per_s']:.1f} with two ({library['speedup']:.2f}x; target "
+                          f"{targets['library_speedup']}x). One job already keeps {library['jobs_1_cores_busy']:.2f} cores "
+                          f"busy (the transfer model runs on two threads), so a second job can add at most "
+                          f"{library['speedup_ceiling']:.2f}x."]
     return "\n".join(lines)
 
 
