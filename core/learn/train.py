@@ -426,8 +426,6 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
     from core.learn.export import export_model
 
     out.mkdir(parents=True, exist_ok=True)
-    if "musicnn" not in models:       # fail before training, not after: the verdict is chosen at the end
-        check_head_not_refit(out)
     lists = gtzan.split_lists(data_dir, protocol, seed)
     log(f"loading {len(lists['train'])} training and {len(lists['valid'])} validation clips from {data_dir}")
     train, valid = load_split(data_dir, lists["train"], config), load_split(data_dir, lists["valid"], config)
@@ -507,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.data is None or not Path(args.data).is_dir():
         parser.error("no data folder: pass --data DIR or set GENRE_LAB_DATA")
-    if "musicnn" not in args.models:
+    if "musicnn" not in args.models:   # the verdict is chosen at the end: say so before training, not after
         try:
             check_head_not_refit(args.out)
         except ValueError as error:
