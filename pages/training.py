@@ -57,7 +57,9 @@ for tab, (name, model) in zip(st.tabs([MODEL_TITLES.get(name, name) for name, _ 
                        f"then refitted on the training and validation lists; "
                        f"{model['settings']['patches_per_unit']} patches of 3 s per 30 s at serving time. "
                        f"Image-derived inputs calibrated on {model['calibration']['clips']} training clips with audio. "
-                       f"Trained in {model['training_seconds']:,.0f} s.")
+                       + ("Every 30 s of input is brought to the training clips' median level first, so a quiet "
+                          "recording is heard as a loud one. " if model["settings"].get("level_db") is not None else "")
+                       + f"Trained in {model['training_seconds']:,.0f} s.")
             st.caption(results.TRANSFER_CREDIT)
         else:
             st.subheader("Learning curves")

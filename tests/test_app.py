@@ -802,6 +802,9 @@ def test_pipeline_drawing_uses_the_real_configuration():
     lstm = figures.pipeline_steps("lstm", config, [{"type": "Conv1D"}] + [{"type": "LSTM"}] * 2)
     assert "24 steps\nof 13 MFCCs" in lstm and "2 LSTM layers\n(with memory)" in lstm
     assert lstm.index("short patterns\n(a convolution over time)") == lstm.index("2 LSTM layers\n(with memory)") - 1
+    centred = "each row minus its average\n(a speaker's EQ cancels out)"
+    assert centred not in cnn
+    assert figures.pipeline_steps("cnn", config, [{"type": "Subtract"}] + [{"type": "Conv2D"}] * 4)[4] == centred
     architecture = [{"type": "InputLayer", "output_shape": [None, 41]}] + [{"type": "Dense"}] * 4
     baseline = figures.pipeline_steps("baseline", config, architecture)
     assert baseline[1].startswith("41 statistics") and "3 dense layers" in baseline

@@ -20,7 +20,7 @@ FIELDS = {"name", "family", "description", "valid_accuracy", "test_accuracy", "r
 def quick_run(data_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("experiments")
     out = folder / "experiments.json"
-    document = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn", "lstm_recorded", "crnn"], quick=True,
+    document = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn_centred", "lstm_centred", "crnn"], quick=True,
                                cache_dir=folder / "cache")
     return out, document
 
@@ -30,7 +30,7 @@ def test_quick_run_writes_every_field_for_every_variant(quick_run):
     assert json.loads(out.read_text()) == document
     assert {"protocol", "split", "seeds", "planned", "variants"} <= set(document)
     names = [entry["name"] for entry in document["variants"]]
-    assert names == ["cnn", "crnn", "lstm_recorded", "cnn_plus_lstm"]        # the file's order is the plan's
+    assert names == ["crnn", "cnn_centred", "lstm_centred", "cnn_plus_lstm"]        # the file's order is the plan's
     for entry in document["variants"]:
         assert FIELDS <= set(entry), entry["name"]
         assert len(entry["valid_accuracy"]) == 3 and all(0 <= value <= 1 for value in entry["valid_accuracy"])
@@ -38,21 +38,21 @@ def test_quick_run_writes_every_field_for_every_variant(quick_run):
             assert entry[key] is None or 0 <= entry[key] <= 1
         assert entry["parameters"] > 0 and entry["ms_per_clip"] > 0 and math.isfinite(entry["training_seconds"])
     shipped = {entry["name"]: entry["shipped"] for entry in document["variants"]}
-    assert shipped == {"cnn": True, "crnn": False, "lstm_recorded": True, "cnn_plus_lstm": False}
+    assert shipped == {"crnn": False, "cnn_centred": True, "lstm_centred": True, "cnn_plus_lstm": False}
 
 
 def test_ensemble_is_computed_from_its_members(quick_run):
     _, document = quick_run
     entries = {entry["name"]: entry for entry in document["variants"]}
     ensemble = entries["cnn_plus_lstm"]
-    assert ensemble["members"] == ["cnn", "lstm_recorded"]
-    assert ensemble["parameters"] == entries["cnn"]["parameters"] + entries["lstm_recorded"]["parameters"]
+    assert ensemble["members"] == ["cnn_centred", "lstm_centred"]
+    assert ensemble["parameters"] == entries["cnn_centred"]["parameters"] + entries["lstm_centred"]["parameters"]
 
 
 def test_a_variant_in_the_file_is_not_trained_again(quick_run, data_dir, monkeypatch):
     out, document = quick_run
     monkeypatch.setattr(experiments, "run_variant", lambda *args: pytest.fail("trained again"))
-    again = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn"], quick=True,
+    again = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn_centred"], quick=True,
                             cache_dir=out.parent / "cache")
     assert again["variants"] == document["variants"]
 
@@ -68,14 +68,14 @@ def test_a_run_keeps_what_another_run_wrote_meanwhile(quick_run, data_dir, tmp_p
     def trained_while_another_run_wrote(variant, *args):
         others = [entry for name, entry in entries.items() if name != "crnn"]
         experiments.write_experiments(shared, others + [written_meanwhile], [0, 1, 2], True)
-        return dict(entries["cnn"], test_accuracy=0.25), {}
+        return dict(entries["cnn_centred"], test_accuracy=0.25), {}
 
     monkeypatch.setattr(experiments, "run_variant", trained_while_another_run_wrote)
     monkeypatch.setattr(experiments, "save_cache", lambda *args: None)
-    again = experiments.run(data_dir, shared, seeds=[0, 1, 2], only=["cnn"], force=True, quick=True,
+    again = experiments.run(data_dir, shared, seeds=[0, 1, 2], only=["cnn_centred"], force=True, quick=True,
                             cache_dir=out.parent / "cache")
     now = {entry["name"]: entry for entry in again["variants"]}
-    assert now["cnn"]["test_accuracy"] == 0.25 and now["crnn"]["test_accuracy"] == 0.125
+    assert now["cnn_centred"]["test_accuracy"] == 0.25 and now["crnn"]["test_accuracy"] == 0.125
 
 
 def test_descriptions_follow_the_definitions_and_measurements_stay(quick_run, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from core.serve.audio import decode
 from core.serve.config import PretrainedConfig
-from core.serve.musicnn_input import log_mel, patch_starts, patches
+from core.serve.musicnn_input import MAX_LEVEL_GAIN_DB, at_level, level_db, log_mel, patch_starts, patches
 
 ROOT = Path(__file__).resolve().parents[1]
 TFLITE = ROOT / "artifacts" / "musicnn.tflite"
@@ -59,6 +59,23 @@ def test_patches_are_evenly_spaced_and_short_clips_loop():
     assert looped.shape == (1, 187, 96)
     np.testing.assert_array_equal(looped[0, :100], short)
     np.testing.assert_array_equal(looped[0, 100:], short[:87])
+
+
+def test_levelled_input_does_not_depend_on_the_recording_level():
+    samples = decode(CLIP).samples[:22050 * 6]
+    loud, quiet = log_mel(samples, 22050, target_db=-20.0), log_mel(samples * 0.05, 22050, target_db=-20.0)
+    np.testing.assert_allclose(loud, quiet, atol=1e-4)
+    assert not np.allclose(log_mel(samples, 22050), log_mel(samples * 0.05, 22050), atol=0.1)   # as recorded
+    mel = np.random.default_rng(0).random((300, 96)).astype(np.float32)
+    assert abs(level_db(at_level(mel, -35.0)) - -35.0) < 1e-3
+
+
+def test_levelling_raises_near_silence_by_a_bounded_gain_and_keeps_silence_silent():
+    hiss = np.full((300, 96), 1e-12, dtype=np.float32)                      # -120 dB
+    assert abs(level_db(at_level(hiss, -20.0)) - (level_db(hiss) + MAX_LEVEL_GAIN_DB)) < 1e-3
+    silence = np.zeros((300, 96), dtype=np.float32)
+    assert not at_level(silence, -20.0).any()
+    assert np.isfinite(log_mel(np.zeros(22050 * 3, dtype=np.float32), 22050, target_db=-20.0)).all()
 
 
 def test_litert_port_reproduces_the_original_graph():

@@ -504,6 +504,17 @@ def test_same_clip_gives_bit_identical_probabilities(classifier, examples):
     assert_same_analysis(classifier.analyse(first["audio"]), first["analysis"], "repeated call")
 
 
+def test_a_quiet_recording_gets_the_transfer_models_answer_for_a_loud_one(classifier, examples):
+    """musicnn's input is levelled (``HeadSettings.level_db``): 26 dB quieter, the same probabilities."""
+    import dataclasses
+
+    assert classifier.transfer_head.settings.level_db is not None, "the served head hears inputs as recorded"
+    audio = examples[0]["audio"]
+    quiet = dataclasses.replace(audio, samples=audio.samples * np.float32(0.05))
+    np.testing.assert_allclose(classifier.analyse(quiet).predictions["musicnn"].probabilities,
+                               examples[0]["analysis"].predictions["musicnn"].probabilities, atol=2e-3)
+
+
 # ----------------------------------------------------------------------------- 5. upload limit and formats
 def test_upload_limit_and_types_reach_the_widget(monkeypatch):
     from streamlit import config

@@ -34,6 +34,25 @@ def test_model_builds_and_learns_one_step(build, shape):
     assert np.allclose(model.predict(x, verbose=0).sum(axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("build, shape, per_band", [
+    (build_cnn, (CONFIG.n_mels, CONFIG.window_columns, 1), (CONFIG.n_mels, 1, 1)),
+    (build_lstm, (CONFIG.window_columns, CONFIG.n_mfcc), (1, CONFIG.n_mfcc)),
+])
+def test_networks_centred_over_time_do_not_hear_a_fixed_eq(build, shape, per_band):
+    from core.learn.models import build_crnn
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4,) + shape).astype(np.float32)
+    eq = (4.0 * rng.normal(size=(4,) + per_band)).astype(np.float32)      # one constant per band and window
+    centred = [build(CONFIG, TrainingSettings(centre_over_time=True))]
+    if len(shape) == 3:
+        centred.append(build_crnn(CONFIG, TrainingSettings(centre_over_time=True)))
+    for model in centred:
+        np.testing.assert_allclose(model.predict(x + eq, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    plain = build(CONFIG, SETTINGS)
+    assert not np.allclose(plain.predict(x + eq, verbose=0), plain.predict(x, verbose=0), atol=1e-3)
+
+
 def _synthetic_genre(genre_index: int, clip_index: int, seconds: float = 30.0) -> np.ndarray:
     """A clip whose spectrum depends on its genre: a few partials around a genre-specific pitch."""
     rng = np.random.default_rng(100 * genre_index + clip_index)

@@ -83,6 +83,17 @@ def test_image_log_mel_has_musicnn_frame_rate_and_follows_level():
     assert (loud > quiet).all() and (quiet >= 0).all()
 
 
+def test_levelled_image_input_ignores_the_gain_and_sits_at_the_level():
+    from core.serve.musicnn_input import level_db
+
+    rng = np.random.default_rng(2)
+    db = np.clip(rng.normal(-30, 10, size=(CONFIG.n_mels, CONFIG.image_columns)), -80, 0)
+    first, second = image_log_mel(db, 1.0, target_db=-25.0), image_log_mel(db, 100.0, target_db=-25.0)
+    np.testing.assert_allclose(first, second, atol=1e-5)
+    power = (10.0 ** first.astype(np.float64) - 1.0) / PretrainedConfig().log_gain
+    assert abs(level_db(power) - -25.0) < 1.5        # interpolated to musicnn's frame rate in the log domain
+
+
 # ----------------------------------------------------------------------------- the head
 def test_head_learns_separable_classes_and_prior_pulls_towards_tags():
     rng = np.random.default_rng(0)
@@ -112,6 +123,10 @@ def test_head_round_trips_through_json(tmp_path):
     loaded = TransferHead.load(tmp_path / "head.json")
     x, y = rng.normal(size=(3, 50)), rng.normal(size=(3, 200))
     assert loaded.settings == head.settings and loaded.extra["image_gain"] == 3.0
+    old = json.loads((tmp_path / "head.json").read_text())
+    del old["settings"]["level_db"]                                     # a head written before levelling
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert TransferHead.load(tmp_path / "old.json").settings.level_db is None
     assert np.allclose(loaded.probabilities(x, y), head.probabilities(x, y))
 
 
@@ -164,6 +179,17 @@ def test_evaluate_folder_reports_every_model_and_the_verdict(classifier, labelle
         assert np.array(scores["confusion_matrix"]).sum() == 2
 
 
+def test_evaluate_folder_plays_the_clips_quieter_when_asked(classifier, labelled_folder):
+    from core.learn.evaluate import evaluate_folder
+
+    normal, quiet = [], []
+    evaluate_folder(classifier, labelled_folder, on_record=normal.append)
+    summary = evaluate_folder(classifier, labelled_folder, on_record=quiet.append, gain_db=-30.0)
+    assert summary["gain_db"] == -30.0 and "gain_db" not in evaluate_folder(classifier, labelled_folder)
+    first, second = (records[0]["models"]["baseline"]["probabilities"] for records in (normal, quiet))
+    assert first != second          # the clip statistics see the level: the clips were really played quieter
+
+
 def test_verdict_sentences_name_who_backs_it():
     from core.app.figures import verdict_sentences
 
@@ -176,3 +202,19 @@ def test_verdict_sentences_name_who_backs_it():
     assert first == "The CNN and the LSTM agree; the pretrained musicnn says country."
     assert how.endswith("CNN 67%, pretrained musicnn 33%.")
     assert verdict_sentences(Said("jazz"), predictions, {"cnn": 1.0})[0].startswith("No single model puts jazz first")
+
+
+def test_a_short_clip_is_heard_whole_by_the_transfer_model(classifier):
+    """A 10 s clip gets every patch a 30 s unit gets, spread over it; a long file's tail, proportionally fewer."""
+    from core.serve.audio import decode
+    from core.serve.examples import example_clips
+
+    audio = decode(example_clips()[0].path, classifier.config)
+    per_unit = classifier.transfer_head.settings.patches_per_unit
+    rate = classifier.config.sample_rate
+    short = dataclasses.replace(audio, samples=audio.samples[:10 * rate])
+    starts = classifier.analyse(short).predictions["musicnn"].window_starts_s
+    assert len(starts) == per_unit > 1 and starts[0] == 0 and starts[-1] > 6.0
+    long = dataclasses.replace(audio, samples=np.concatenate([audio.samples[:30 * rate], audio.samples[:6 * rate]]))
+    starts = classifier.analyse(long).predictions["musicnn"].window_starts_s
+    assert len(starts) == per_unit + max(1, round(per_unit * 6 / 30)) and (starts[per_unit:] >= 30).all()

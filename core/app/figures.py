@@ -627,11 +627,12 @@ def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapp
         hop_s = config.window_hop_columns / config.column_rate_hz
         steps += [f"mel spectrogram\n{config.n_mels} bands, {config.column_rate_hz:.1f} columns/s",
                   f"windows of {config.window_seconds:.1f} s\none every {hop_s:.1f} s"]
+        centred = ["each row minus its average\n(a speaker's EQ cancels out)"] if count("Subtract") else []
         if name == "cnn":
-            steps += [f"picture\n{config.n_mels} × {config.window_columns}",
+            steps += [f"picture\n{config.n_mels} × {config.window_columns}", *centred,
                       f"{count('Conv2D') or 'stacked'} convolution blocks\n3 × 3 filters", "average over time"]
         else:
-            steps.append(f"{config.window_columns} steps\nof {config.n_mfcc} MFCCs")
+            steps += [f"{config.window_columns} steps\nof {config.n_mfcc} MFCCs", *centred]
             if count("Conv1D"):
                 steps.append("short patterns\n(a convolution over time)")
             steps.append(f"{count('LSTM') or 'stacked'} LSTM layers\n(with memory)")
@@ -770,9 +771,11 @@ FUTURE_WORK = (
     ("Data augmentation, CNN", "cnn", "cnn_no_augmentation"),
     ("Data augmentation, LSTM", "lstm_recorded", "lstm_no_augmentation"),
     ("Simulated recordings for the LSTM", "lstm_recorded", "lstm"),
-    ("Transfer learning (pretrained musicnn)", "musicnn_frozen", "cnn"),
-    ("Ensemble of the CNN and the LSTM", "cnn_plus_lstm", "cnn"),
-    ("Ensemble of every model (the shipped verdict)", "shipped_verdict", "cnn"),
+    ("Windows centred over time, CNN", "cnn_centred", "cnn"),
+    ("Windows centred over time, LSTM", "lstm_centred", "lstm_recorded"),
+    ("Transfer learning (pretrained musicnn)", "musicnn_frozen", "cnn_centred"),
+    ("Ensemble of the CNN and the LSTM", "cnn_plus_lstm", "cnn_centred"),
+    ("Ensemble of every model (the shipped verdict)", "shipped_verdict", "cnn_centred"),
 )
 
 

@@ -118,7 +118,7 @@ def _common_transfer_model():
     import numpy as np
 
     from core.serve.config import PretrainedConfig
-    from core.serve.musicnn_input import patches
+    from core.serve.musicnn_input import compress, patches
     from core.learn.musicnn_port import build_musicnn
 
     head, config = TransferHead.load(ARTIFACTS_DIR / HEAD_FILE), PretrainedConfig()
@@ -129,7 +129,8 @@ def _common_transfer_model():
         y, sr = librosa.load(path, sr=config.sample_rate)
         mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=config.n_fft, hop_length=config.hop_length,
                                              n_mels=config.n_mels).T
-        batch = patches(np.log10(config.log_gain * mel + 1).astype(np.float32), n_patches=head.settings.patches_per_unit)
+        batch = patches(compress(mel.astype(np.float32), config, head.settings.level_db),
+                        n_patches=head.settings.patches_per_unit)
         outputs = port.predict(batch, verbose=0)
         return head.probabilities(outputs["tag_logits"], outputs["penultimate"]).mean(0)
 

@@ -1,7 +1,7 @@
 """Evaluate every exported model on a GTZAN split list or on any labelled folder of audio.
 
-    python -m core.evaluate --data DIR --split test --json [--audio-only] [--capture]
-    python -m core.evaluate --data FOLDER --json [--capture]
+    python -m core.evaluate --data DIR --split test --json [--audio-only] [--capture] [--gain-db G]
+    python -m core.evaluate --data FOLDER --json [--capture] [--gain-db G]
 
 Prints one JSON line per clip (``{"clip": ..., "models": {"cnn": {"genre": ...}, ...}}``) and then a
 summary line per model: clip-level and window-level accuracy, macro precision, recall and F1,
@@ -16,7 +16,9 @@ files relative to the folder) or, without one, ``<genre>/<file>`` subfolders nam
 file is decoded through the app's path and ``"clip"`` is its path relative to the folder.
 
 ``--capture`` plays every decoded clip through the fixed speaker -> room -> microphone chains of
-``core.learn.capture.MEASUREMENT_ROOMS`` first (the classroom "Record" case).
+``core.learn.capture.MEASUREMENT_ROOMS`` first (the classroom "Record" case). ``--gain-db`` plays
+every decoded clip louder or quieter (a quiet recording, a loud master): a level-robust model
+gives the same answers.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def image_pretrained_inputs(classifier, levels: np.ndarray) -> list[np.ndarray] 
     from core.learn.transfer import image_log_mel
 
     db = levels_to_db(levels, classifier.config)
-    return [image_log_mel(db, head.extra["image_gain"], np.asarray(head.extra["band_gain"]), classifier.config)]
+    return [image_log_mel(db, head.extra["image_gain"], np.asarray(head.extra["band_gain"]), classifier.config,
+                          target_db=head.settings.level_db)]
 
 
 def with_verdict(classifier, predictions: dict, analysed_s: float) -> dict:
@@ -91,35 +94,41 @@ def with_verdict(classifier, predictions: dict, analysed_s: float) -> dict:
     return predictions | ({verdict.model: verdict} if verdict else {})
 
 
-def analyse_audio(classifier, path: Path, capture_index: int | None):
-    """Decode a file through the app's path (optionally through a measurement room) and classify it."""
+def analyse_audio(classifier, path: Path, capture_index: int | None, gain_db: float = 0.0):
+    """Decode a file through the app's path and classify it.
+
+    Optionally through a measurement room first, then ``gain_db`` louder (clipped at full scale, as a
+    file would be) or quieter.
+    """
+    import dataclasses
+
     from core.serve.audio import decode
 
     audio = decode(path, classifier.config)
     if capture_index is not None:
-        import dataclasses
-
         from core.learn.capture import measurement_capture
 
         audio = dataclasses.replace(audio, samples=measurement_capture(audio.samples, classifier.config.sample_rate,
                                                                        capture_index))
+    if gain_db:
+        audio = dataclasses.replace(audio, samples=np.clip(audio.samples * np.float32(10 ** (gain_db / 20)), -1, 1))
     return classifier.analyse(audio).outcomes()
 
 
-def evaluate_folder(classifier, folder: Path, capture: bool = False, on_record=None) -> dict:
+def evaluate_folder(classifier, folder: Path, capture: bool = False, on_record=None, gain_db: float = 0.0) -> dict:
     """Classify every file of a labelled folder (calling ``on_record`` with each record) and summarise."""
     records = []
     for index, (relative, genre) in enumerate(labelled_files(folder)):
-        predictions = analyse_audio(classifier, Path(folder) / relative, index if capture else None)
+        predictions = analyse_audio(classifier, Path(folder) / relative, index if capture else None, gain_db)
         record = {"clip": relative, "source": "audio", "label": genre, "models": prediction_fields(predictions)}
         records.append(record)
         if on_record:
             on_record(record)
-    return summarise(records) | {"audio_only": True, "capture": capture}
+    return summarise(records) | {"audio_only": True, "capture": capture} | ({"gain_db": gain_db} if gain_db else {})
 
 
 def predict_clip(classifier, data_dir: Path, clip: str, audio_only: bool, features_table=None,
-                 capture_index: int | None = None) -> dict | None:
+                 capture_index: int | None = None, gain_db: float = 0.0) -> dict | None:
     """Every model's prediction for one clip, or None when the clip has no usable source."""
     image = gtzan.image_path(data_dir, clip)
     if not audio_only and image.exists() and features_table is not None and clip in features_table.index:
@@ -132,7 +141,7 @@ def predict_clip(classifier, data_dir: Path, clip: str, audio_only: bool, featur
         path = gtzan.find_audio(data_dir, clip, lossless_first=not audio_only)
         if path is None:
             return None
-        predictions = analyse_audio(classifier, path, capture_index)
+        predictions = analyse_audio(classifier, path, capture_index, gain_db)
         source = "audio"
     return {"clip": clip, "source": source, "label": gtzan.genre_of(clip), "models": prediction_fields(predictions)}
 
@@ -161,23 +170,24 @@ def summarise(records: list[dict]) -> dict:
 
 
 def evaluate(classifier, data_dir: Path, clips: list[str], audio_only: bool = False, on_record=None,
-             capture: bool = False) -> dict:
+             capture: bool = False, gain_db: float = 0.0) -> dict:
     """Predict every clip (calling ``on_record`` with each record) and summarise.
 
-    With ``capture`` (audio only), the ``i``-th clip goes through measurement room ``i`` (in turn).
+    With ``capture`` (audio only), the ``i``-th clip goes through measurement room ``i`` (in turn);
+    with ``gain_db`` (audio only), every clip is played that much louder or quieter.
     """
-    audio_only = audio_only or capture
+    audio_only = audio_only or capture or bool(gain_db)
     has_table = (Path(data_dir) / "features_30_sec.csv").exists()
     table = gtzan.load_features_table(data_dir) if has_table and not audio_only else None
     records = []
     for index, clip in enumerate(clips):
-        record = predict_clip(classifier, data_dir, clip, audio_only, table, index if capture else None)
+        record = predict_clip(classifier, data_dir, clip, audio_only, table, index if capture else None, gain_db)
         if record is None:
             continue
         records.append(record)
         if on_record:
             on_record(record)
-    return summarise(records) | {"audio_only": audio_only, "capture": capture}
+    return summarise(records) | {"audio_only": audio_only, "capture": capture} | ({"gain_db": gain_db} if gain_db else {})
 
 
 def default_realworld_dir(data_dir: Path) -> Path | None:
@@ -237,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audio-only", action="store_true", help="decode each clip's audio instead of its image")
     parser.add_argument("--capture", action="store_true",
                         help="play each clip through the measurement speaker -> room -> microphone chains first")
+    parser.add_argument("--gain-db", type=float, default=0.0,
+                        help="play each clip's audio this many dB louder (positive) or quieter (negative)")
     parser.add_argument("--json", action="store_true", help="one JSON line per clip, then the summary")
     args = parser.parse_args(argv)
     if args.data is None or not Path(args.data).is_dir():
@@ -250,10 +262,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if Path(args.data, "splits").is_dir():
         summary = evaluate(classifier, args.data, gtzan.read_split(args.data, args.split), args.audio_only, show,
-                           args.capture)
+                           args.capture, args.gain_db)
     else:
         try:
-            summary = evaluate_folder(classifier, args.data, args.capture, show)
+            summary = evaluate_folder(classifier, args.data, args.capture, show, args.gain_db)
         except ValueError as error:
             parser.error(str(error))
     if args.json:

@@ -40,7 +40,8 @@ VIEWS = ("test", "mp3", "captured", "realworld")
 QUICK_CLIPS = 12          # --quick: clips per list and per view
 NO_AUGMENTATION = {"noise_levels": 0.0, "freq_masks": 0, "time_masks": 0, "mixup_alpha": 0.0,
                    "capture_probability": 0.0}
-WITHOUT_RECORDINGS = {"capture_probability": 0.0}
+UNCENTRED = {"centre_over_time": False}
+WITHOUT_RECORDINGS = {"capture_probability": 0.0} | UNCENTRED
 PROTOCOL = ("Fault-filtered, artist-conditional split (Kereliuk, Sturm & Larsen 2015). Each variant is trained "
             "once per seed; early stopping and the best epoch are chosen on the validation list (clip accuracy, "
             "from the images). The first seed's model alone is then measured once: test = the 290 test clips "
@@ -71,11 +72,12 @@ NETWORKS = {
 }
 RECURRENT_NETWORKS = ("gru", "bilstm", "lstm_alone", "crnn")
 
-# The LSTM variants below were trained before the shipped LSTM learned from simulated recordings; they
-# keep that setting off, so each definition is what ran (``lstm_recorded`` is the shipped one).
+# The LSTM variants below were trained before the shipped LSTM learned from simulated recordings, and
+# every variant but the last two before the shipped networks centred their windows over time; they keep
+# those settings off, so each definition is what ran (``cnn_centred`` and ``lstm_centred`` are shipped).
 TRAINED = (
-    Variant("cnn", "CNN", "The shipped CNN on 2.9 s log-mel windows: masks, level noise, mixup and simulated "
-            "recordings of the clips with audio.", "cnn", shipped=True),
+    Variant("cnn", "CNN", "The CNN on 2.9 s log-mel windows: masks, level noise, mixup and simulated "
+            "recordings of the clips with audio (shipped until it centred its windows).", "cnn", changes=UNCENTRED),
     Variant("lstm", "recurrent", "The LSTM without simulated recordings (shipped until they were added): a "
             "convolution over time, then two LSTM layers on 20-MFCC sequences; masks, level noise and mixup.",
             "lstm", changes=WITHOUT_RECORDINGS),
@@ -84,23 +86,28 @@ TRAINED = (
     Variant("bilstm", "recurrent", "The LSTM without simulated recordings, with bidirectional LSTM layers.",
             "lstm", "bilstm", changes=WITHOUT_RECORDINGS),
     Variant("crnn", "CRNN", "A CRNN: three convolution blocks on the log-mel window, then a GRU over time.",
-            "cnn", "crnn"),
+            "cnn", "crnn", changes=UNCENTRED),
     Variant("cnn_no_augmentation", "CNN", "The shipped CNN trained without masks, level noise, mixup or simulated "
-            "recordings (random crops kept).", "cnn", changes=NO_AUGMENTATION),
+            "recordings (random crops kept).", "cnn", changes=NO_AUGMENTATION | UNCENTRED),
     Variant("lstm_no_augmentation", "recurrent", "The shipped LSTM trained without masks, level noise, mixup or "
-            "simulated recordings (random crops kept).", "lstm", changes=NO_AUGMENTATION),
+            "simulated recordings (random crops kept).", "lstm", changes=NO_AUGMENTATION | UNCENTRED),
     Variant("lstm_without_convolution", "recurrent", "The LSTM without simulated recordings and without its "
             "convolution over time (two LSTM layers straight on the MFCCs).", "lstm", "lstm_alone",
             changes=WITHOUT_RECORDINGS),
-    Variant("lstm_recorded", "recurrent", "The shipped LSTM: a convolution over time, then two LSTM layers on "
+    Variant("lstm_recorded", "recurrent", "The LSTM: a convolution over time, then two LSTM layers on "
             "20-MFCC sequences; masks, level noise, mixup and simulated recordings (each epoch, half of the clips "
             "with audio replaced by one of their recordings through random speakers and rooms; image-only clips "
-            "left clean).", "lstm", shipped=True),
+            "left clean). Shipped until it centred its windows.", "lstm", changes=UNCENTRED),
+    Variant("cnn_centred", "CNN", "The shipped CNN: as cnn, with each mel band's mean over the window removed "
+            "first, so a speaker's or a microphone's fixed EQ does not reach it.", "cnn", shipped=True),
+    Variant("lstm_centred", "recurrent", "The shipped LSTM: as lstm_recorded, with each MFCC's mean over the "
+            "window removed first, so a speaker's or a microphone's fixed EQ does not reach it.", "lstm",
+            shipped=True),
 )
 DEFINITIONS = {variant.name: variant for variant in TRAINED}
 ENSEMBLES = {   # name -> (members, description); members are trained variants, averaged per seed
-    "cnn_plus_lstm": (("cnn", "lstm_recorded"), "The shipped CNN and the shipped LSTM of the same seed, clip "
-                      "probabilities averaged."),
+    "cnn_plus_lstm": (("cnn_centred", "lstm_centred"), "The shipped CNN and the shipped LSTM of the same seed, "
+                      "clip probabilities averaged."),
 }
 
 

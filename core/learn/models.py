@@ -32,7 +32,21 @@ class TrainingSettings:
     mixup_alpha: float = 0.2
     capture_probability: float = 0.0    # share of training clips heard as if captured by a device in a room, each epoch
     capture_images: bool = True          # False: only clips with audio are captured (image-only clips stay clean)
+    centre_over_time: bool = False       # the network first removes each band's (coefficient's) mean over the window
     plateau_epochs: int = 4              # halve the learning rate after this many epochs without progress
+
+
+def centred_over_time(inputs):
+    """The window minus each band's mean over its time steps (bands x time x 1, or time x coefficients).
+
+    A speaker's, a room's or a microphone's fixed frequency response adds a constant to each band in
+    dB (and to each MFCC), so a network that only sees the variation over time does not hear it.
+    """
+    from keras import layers
+
+    over_time = layers.AveragePooling2D((1, inputs.shape[2])) if len(inputs.shape) == 4 else \
+        layers.GlobalAveragePooling1D(keepdims=True)
+    return layers.Subtract(name="centred_over_time")([inputs, over_time(inputs)])
 
 
 def cnn_input_shape(config: FeatureConfig) -> tuple[int, int, int]:
@@ -53,7 +67,7 @@ def build_cnn(config: FeatureConfig, settings: TrainingSettings, filters=(16, 32
     from keras import layers
 
     inputs = keras.Input(shape=cnn_input_shape(config), name="log_mel")
-    x = inputs
+    x = centred_over_time(inputs) if settings.centre_over_time else inputs
     for block, width in enumerate(filters):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block + 1}")(x)
         x = layers.BatchNormalization(name=f"bn{block + 1}")(x)
@@ -86,7 +100,7 @@ def build_recurrent(config: FeatureConfig, settings: TrainingSettings, cell: str
 
     recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[cell]
     inputs = keras.Input(shape=lstm_input_shape(config), name="mfcc_sequence")
-    x = inputs
+    x = centred_over_time(inputs) if settings.centre_over_time else inputs
     if front_filters:
         x = layers.Conv1D(front_filters, 3, padding="same", use_bias=False, name="conv_over_time")(x)
         x = layers.BatchNormalization(name="bn")(x)
@@ -107,7 +121,7 @@ def build_crnn(config: FeatureConfig, settings: TrainingSettings, filters=(16, 3
     from keras import layers
 
     inputs = keras.Input(shape=cnn_input_shape(config), name="log_mel")
-    x = inputs
+    x = centred_over_time(inputs) if settings.centre_over_time else inputs
     for block, (width, pool) in enumerate(zip(filters, ((2, 2), (4, 2), (4, 2)))):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block + 1}")(x)
         x = layers.BatchNormalization(name=f"bn{block + 1}")(x)

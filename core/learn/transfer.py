@@ -69,18 +69,23 @@ def image_power(db: np.ndarray) -> np.ndarray:
 
 
 def image_log_mel(db: np.ndarray, gain: float, band_gain: np.ndarray | None = None,
-                  feature: FeatureConfig = FeatureConfig(), pretrained: PretrainedConfig = PretrainedConfig()) -> np.ndarray:
+                  feature: FeatureConfig = FeatureConfig(), pretrained: PretrainedConfig = PretrainedConfig(),
+                  target_db: float | None = None) -> np.ndarray:
     """musicnn's input (frames x 96, float32) derived from a clip's image dB matrix (128 x columns).
 
-    ``gain`` is the mel power of the clip's loudest image cell on musicnn's scale and ``band_gain``
-    a per-band correction (the two analyses' different window lengths treat tones and noise
-    differently); columns are placed at the times of the STFT frames they show and interpolated (in
-    the log domain) to musicnn's frame rate.
+    ``gain`` is the mel power of the clip's loudest image cell on musicnn's scale, or with
+    ``target_db`` the power is levelled to that instead, as ``core.serve.musicnn_input.at_level``
+    levels audio. ``band_gain`` is a per-band correction (the two analyses' different window
+    lengths treat tones and noise differently); columns are placed at the times of the STFT frames
+    they show and interpolated (in the log domain) to musicnn's frame rate.
     """
+    from core.serve.musicnn_input import at_level
+
     power = band_map(feature, pretrained) @ image_power(db)
     if band_gain is not None:
         power *= band_gain[:, None]
-    log_power = np.log(np.maximum(power * gain, 1e-12))
+    power = power * gain if target_db is None else at_level(power, target_db)
+    log_power = np.log(np.maximum(power, 1e-12))
     n_frames = 1 + int(round(db.shape[1] / feature.column_rate_hz * pretrained.sample_rate)) // pretrained.hop_length
     reference = int(round(db.shape[1] / feature.image_columns * feature.reference_frames))
     column_s = column_frames(reference, feature)[:db.shape[1]] * feature.hop_length / feature.sample_rate
@@ -89,13 +94,29 @@ def image_log_mel(db: np.ndarray, gain: float, band_gain: np.ndarray | None = No
     return np.log10(pretrained.log_gain * np.exp(resampled.T) + 1.0).astype(np.float32)
 
 
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """How image-derived inputs are made to look like the audio's, from the training clips with both."""
+
+    gains: np.ndarray             # per-clip gains of image power (used when inputs are not levelled)
+    band_gain: np.ndarray         # per-band correction, (96,)
+    level_db: float | None        # every input's level (``musicnn_input.level_db``), None = as recorded
+
+
+def training_level_db(mels: list[np.ndarray]) -> float:
+    """The level the tagger's inputs are brought to: the median of the training clips' audio."""
+    from core.serve.musicnn_input import level_db
+
+    return float(np.median([level_db(mel) for mel in mels]))
+
+
 def calibrate(pairs: list[tuple[np.ndarray, np.ndarray]], rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Per-clip gains and a shared per-band gain that make image-derived inputs match the audio's.
 
     ``pairs`` holds (image dB, musicnn input computed from the same clip's audio), from training
     clips only. Alternates: each clip's gain matching its band means, then the median per-band
-    residual over clips. Training draws image-derived examples at these clips' gains, so they come
-    at realistic levels.
+    residual over clips. Unlevelled training draws image-derived examples at these clips' gains,
+    so they come at realistic levels.
     """
     band_gain = np.ones(PretrainedConfig().n_mels)
     for _ in range(rounds):
@@ -173,36 +194,41 @@ class TransferData:
 
     audio_captures: int = 2       # random speaker/room/microphone/codec versions of a clip's audio
     image_captures: int = 2       # random mel-domain capture versions of a clip's image
+    levelled: bool = True         # every input brought to the training clips' median level
 
 
 def clip_versions(clip_db: np.ndarray | None, audio: np.ndarray | None, index: int, rng: np.random.Generator,
-                  calibration: tuple[np.ndarray, np.ndarray], data: TransferData, measure: bool,
+                  calibration: Calibration, data: TransferData, measure: bool,
                   feature: FeatureConfig = FeatureConfig()) -> list[tuple[str, np.ndarray]]:
     """Every version of one clip as (kind, musicnn input).
 
-    Kinds: ``image`` and ``image captured`` (from the spectrogram image, at a calibrated level), and
-    for clips with audio ``audio``, ``audio captured`` and, with ``measure``, ``audio measured``
-    (the fixed measurement rooms, for choosing on validation, never for training).
+    Kinds: ``image`` and ``image captured`` (from the spectrogram image, levelled or at a calibrated
+    level), and for clips with audio ``audio``, ``audio captured`` and, with ``measure``, ``audio
+    measured`` (the fixed measurement rooms, for choosing on validation, never for training).
     """
     from core.learn.capture import augment_db, capture, measurement_capture, random_capture
     from core.serve.musicnn_input import log_mel
 
-    gains, band_gain = calibration
+    level = calibration.level_db
+
+    def from_image(db: np.ndarray) -> np.ndarray:
+        return image_log_mel(db, float(rng.choice(calibration.gains)), calibration.band_gain, feature, target_db=level)
+
+    def from_audio(samples: np.ndarray) -> np.ndarray:
+        return log_mel(samples, feature.sample_rate, target_db=level)
+
     versions = []
     if clip_db is not None:
-        versions.append(("image", image_log_mel(clip_db, float(rng.choice(gains)), band_gain, feature)))
+        versions.append(("image", from_image(clip_db)))
         for _ in range(data.image_captures):
-            captured = augment_db(clip_db, rng, feature)
-            versions.append(("image captured", image_log_mel(captured, float(rng.choice(gains)), band_gain, feature)))
+            versions.append(("image captured", from_image(augment_db(clip_db, rng, feature))))
     if audio is None:
         return versions
-    versions.append(("audio", log_mel(audio, feature.sample_rate)))
+    versions.append(("audio", from_audio(audio)))
     for _ in range(data.audio_captures):
-        captured = capture(audio, feature.sample_rate, random_capture(rng), rng)
-        versions.append(("audio captured", log_mel(captured, feature.sample_rate)))
+        versions.append(("audio captured", from_audio(capture(audio, feature.sample_rate, random_capture(rng), rng))))
     if measure:
-        versions.append(("audio measured", log_mel(measurement_capture(audio, feature.sample_rate, index),
-                                                   feature.sample_rate)))
+        versions.append(("audio measured", from_audio(measurement_capture(audio, feature.sample_rate, index))))
     return versions
 
 
@@ -366,10 +392,10 @@ def split_table(data_dir: Path, clips: list[str], interpreter, calibration, data
 
 
 def calibration_pairs(data_dir: Path, clips: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(image dB, musicnn input from the audio) of the listed clips that have both."""
+    """(image dB, musicnn's mel power spectrogram of the audio) of the listed clips that have both."""
     from core.learn import gtzan
     from core.serve.audio import decode
-    from core.serve.musicnn_input import log_mel
+    from core.serve.musicnn_input import mel_spectrogram
     from core.serve.representation import levels_to_db
 
     feature = FeatureConfig()
@@ -378,8 +404,19 @@ def calibration_pairs(data_dir: Path, clips: list[str]) -> list[tuple[np.ndarray
         path, image = gtzan.find_audio(data_dir, clip, lossless_first=False), gtzan.image_path(data_dir, clip)
         if path and image.exists():
             db = levels_to_db(gtzan.read_image_levels(image, feature), feature)
-            pairs.append((db, log_mel(decode(path, feature).samples, feature.sample_rate)))
+            pairs.append((db, mel_spectrogram(decode(path, feature).samples, feature.sample_rate)))
     return pairs
+
+
+def calibration_of(pairs: list[tuple[np.ndarray, np.ndarray]], levelled: bool) -> Calibration:
+    """The calibration of image-derived inputs (and, when ``levelled``, the level) from training pairs."""
+    from core.serve.musicnn_input import compress
+
+    if not pairs:
+        return Calibration(np.ones(1), np.ones(PretrainedConfig().n_mels), None)
+    level = training_level_db([mel for _, mel in pairs]) if levelled else None
+    gains, band_gain = calibrate([(db, compress(mel, target_db=level)) for db, mel in pairs])
+    return Calibration(gains, band_gain, level)
 
 
 def _cache_key(tagger: Path, seed: int, data: TransferData, part: str, clips: list[str], data_dir: Path) -> str:
@@ -443,9 +480,8 @@ def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed:
     interpreter = Interpreter(model_path=str(tagger), num_threads=2)
     interpreter.allocate_tensors()
     log("transfer: calibrating image-derived input on the training clips with audio")
-    pairs = calibration_pairs(data_dir, lists["train"])
-    gains, band_gain = calibrate(pairs) if pairs else (np.ones(1), np.ones(PretrainedConfig().n_mels))
-    calibration = (gains, band_gain)
+    calibration = calibration_of(calibration_pairs(data_dir, lists["train"]), data.levelled)
+    gains = calibration.gains
     tables = {part: cached_table(part, lambda part=part, measure=measure, offset=offset: split_table(
         data_dir, lists[part], interpreter, calibration, data, measure, seed + offset, log),
         _cache_key(tagger, seed, data, part, lists[part], data_dir), cache_dir, log)
@@ -454,21 +490,21 @@ def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed:
     head = fit_on(tables["train"], tables["train"].select(TRAINING_MIXES[mix]), tags, settings)
     patches_per_unit, patch_trials = choose_patches(head, tables["valid"], patches_per_clip=10,
                                                     budget=SERVING_PATCH_BUDGET)
-    settings = dataclasses.replace(settings, patches_per_unit=patches_per_unit)
+    settings = dataclasses.replace(settings, patches_per_unit=patches_per_unit, level_db=calibration.level_db)
     chosen = max(trials, key=lambda trial: trial["mean"])
     record = {
         "settings": dataclasses.asdict(settings), "training_mix": mix, "training_kinds": list(TRAINING_MIXES[mix]),
         "best_valid": chosen["valid"], "best_val_clip_accuracy": chosen["valid"].get("images", chosen["mean"]),
         "head_trials": trials, "patches_trials": patch_trials, "patch_budget": SERVING_PATCH_BUDGET,
         "calibration": {"clips": len(gains), "gain_median": float(np.median(gains)),
-                        "gain_range": [float(gains.min()), float(gains.max())]},
+                        "gain_range": [float(gains.min()), float(gains.max())], "level_db": calibration.level_db},
         "data": dataclasses.asdict(data),
         "examples": {part: {"clips": len(table.clips), "patches": int(len(table.kind))} for part, table in tables.items()},
         "parameters_head": int(head.weights.size + head.bias.size),
         "parameters": tagger_parameters() + int(head.weights.size + head.bias.size),
         "size_bytes": tagger.stat().st_size,
     }
-    extra = {"image_gain": float(np.median(gains)), "band_gain": band_gain.tolist(), "tags": tags,
+    extra = {"image_gain": float(np.median(gains)), "band_gain": calibration.band_gain.tolist(), "tags": tags,
              "trained_on": "training list"}
     TransferHead(settings, head.mean, head.std, head.weights, head.bias, extra).save(Path(out) / HEAD_FILE)
     record["seconds_before_refit"] = round(time.perf_counter() - started, 1)

@@ -127,7 +127,8 @@ class GenreClassifier:
                 own_seconds["baseline"] += time.perf_counter() - started
             if transfer:
                 started = time.perf_counter()
-                pretrained.append(log_mel(unit, config.sample_rate, self.pretrained_config))
+                pretrained.append(log_mel(unit, config.sample_rate, self.pretrained_config,
+                                          self.transfer_head.settings.level_db))
                 own_seconds["musicnn"] += time.perf_counter() - started
         starts = [start / config.sample_rate for start, _ in bounds]
         predictions = self.predict_units(levels, starts, statistics, pretrained)
@@ -204,9 +205,15 @@ class GenreClassifier:
         full_unit_frames = self.config.unit_samples / self.config.sample_rate / frame_s
         batches, starts = [], []
         for unit, unit_start in zip(pretrained_inputs, unit_starts_s):
-            # Shorter units get proportionally fewer patches (at least one).
-            count = max(1, min(head.settings.patches_per_unit,
-                               round(head.settings.patches_per_unit * len(unit) / full_unit_frames)))
+            if len(pretrained_inputs) == 1:
+                # A clip of one unit hears every patch, overlapping when it is short: a 10 s clip costs
+                # what a 30 s one does and is heard whole, not through a single 3 s patch.
+                count = head.settings.patches_per_unit if len(unit) > config.patch_frames else 1
+            else:
+                # The last, shorter unit of a long file gets proportionally fewer patches (at least
+                # one), so it weighs in the clip's average as much as it lasts.
+                count = max(1, min(head.settings.patches_per_unit,
+                                   round(head.settings.patches_per_unit * len(unit) / full_unit_frames)))
             batches.append(patches(unit, n_patches=count))
             starts.append(unit_start + patch_starts(max(len(unit), config.patch_frames), count, config.patch_frames,
                                                     config.patch_frames) * frame_s)

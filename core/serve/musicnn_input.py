@@ -36,16 +36,48 @@ def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndar
     return np.pad(resampled[:length], (0, max(0, length - len(resampled))))
 
 
-def log_mel(samples: np.ndarray, source_rate: int, config: PretrainedConfig = PretrainedConfig()) -> np.ndarray:
-    """Log-compressed mel spectrogram (frames x n_mels, float32) of mono samples at any rate.
+def mel_spectrogram(samples: np.ndarray, source_rate: int, config: PretrainedConfig = PretrainedConfig()) -> np.ndarray:
+    """musicnn's mel power spectrogram (frames x n_mels, float32) of mono samples at any rate.
 
     Resampled to ``config.sample_rate``, centred frames padded with ``config.pad_mode``, periodic
-    Hann window, power spectrum, Slaney mel filters, then ``log10(log_gain * mel + 1)`` in float32.
+    Hann window, power spectrum, Slaney mel filters.
     """
     resampled = resample(samples, source_rate, config.sample_rate)
-    spectrum = stft(resampled, config, config.pad_mode)
-    mel = mel_power(resampled, config, spectrum).T
+    return mel_power(resampled, config, stft(resampled, config, config.pad_mode)).T
+
+
+def level_db(mel: np.ndarray) -> float:
+    """A spectrogram's level: 10 log10 of its mean mel power over frames and bands."""
+    return float(10.0 * np.log10(np.mean(mel, dtype=np.float64) + 1e-20))
+
+
+MAX_LEVEL_GAIN_DB = 40.0   # near-silence is raised at most this much, so hiss does not become music
+
+
+def at_level(mel: np.ndarray, target_db: float, max_gain_db: float = MAX_LEVEL_GAIN_DB) -> np.ndarray:
+    """Mel power scaled so its ``level_db`` is ``target_db``: the same music at any recording level.
+
+    musicnn's ``log10(10000 * mel + 1)`` sees loudness, so without this a quiet recording of the
+    same music gets another answer (``python -m core.evaluate --audio-only --gain-db -24``).
+    """
+    gain_db = min(target_db - level_db(mel), max_gain_db)
+    return (mel * np.float32(10.0 ** (gain_db / 10.0))).astype(np.float32)
+
+
+def compress(mel: np.ndarray, config: PretrainedConfig = PretrainedConfig(), target_db: float | None = None) -> np.ndarray:
+    """musicnn's ``log10(log_gain * mel + 1)`` in float32, after levelling to ``target_db`` if given."""
+    if target_db is not None:
+        mel = at_level(mel, target_db)
     return np.log10(np.float32(config.log_gain) * mel + np.float32(1.0))
+
+
+def log_mel(samples: np.ndarray, source_rate: int, config: PretrainedConfig = PretrainedConfig(),
+            target_db: float | None = None) -> np.ndarray:
+    """The tagger's input (frames x n_mels, float32): ``compress(mel_spectrogram(...))``.
+
+    ``target_db`` None gives musicnn's own extractor; the genre head says which level it was trained at.
+    """
+    return compress(mel_spectrogram(samples, source_rate, config), config, target_db)
 
 
 def patch_starts(n_frames: int, n_patches: int | None, hop_frames: int, patch_frames: int) -> np.ndarray:

@@ -25,6 +25,7 @@ class HeadSettings:
     l2: float = 1e-2                  # penalty on the distance to the prior weights
     prior_strength: float = 1.0       # weight of a genre's own tags in the prior
     patches_per_unit: int = 10        # 3 s patches spread over each 30 s unit at serving time
+    level_db: float | None = None     # the level every input is brought to (None: as recorded)
 
 
 def feature_matrix(tag_logits: np.ndarray, penultimate: np.ndarray, which: str) -> np.ndarray:
