@@ -740,6 +740,8 @@ def test_training_figures_and_tables():
         values = dict(zip(settings["setting"], settings["value"]))
         assert values["batch size"] == str(model["settings"]["batch_size"]) and values["optimizer"] == "Adam"
         assert ("mixup alpha" in values) == bool(model["augmentation"])
+        assert (values.get("each band's mean over the window removed first (a fixed EQ cancels out)") == "yes") \
+            == bool(model["settings"].get("centre_over_time"))
     matrix = np.arange(100).reshape(10, 10)
     confusion = figures.confusion_figure(matrix)
     assert np.array_equal(np.asarray(confusion.data[0].z), matrix) and confusion.layout.yaxis.title.text == "true genre"

@@ -456,6 +456,8 @@ def settings_table(model: Mapping) -> pd.DataFrame:
         ("epochs run", len(model.get("history", [])) or None),
         ("epoch kept (best on validation clips)", model.get("best_epoch")),
         ("dropout", settings.get("dropout")),
+        ("each band's mean over the window removed first (a fixed EQ cancels out)",
+         "yes" if settings.get("centre_over_time") else None),
         ("augmentation", ", ".join(augmentation) if augmentation else "none"),
     ]
     if augmentation:
