@@ -212,6 +212,8 @@ def clip_versions(clip_db: np.ndarray | None, audio: np.ndarray | None, index: i
     level = calibration.level_db
 
     def from_image(db: np.ndarray) -> np.ndarray:
+        # A levelled input ignores the gain; it is drawn all the same, so the random stream (and so the
+        # cached tables and the shipped head) stays what it was when levelling came in.
         return image_log_mel(db, float(rng.choice(calibration.gains)), calibration.band_gain, feature, target_db=level)
 
     def from_audio(samples: np.ndarray) -> np.ndarray:
