@@ -5,7 +5,7 @@ import streamlit as st
 from core.serve import artifacts
 from core.serve.examples import example_clips
 from core.app.figures import (
-    baseline_inputs, clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure,
+    baseline_inputs, centres_over_time, clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure,
     short_title, spectrogram_figure, waveform_figure, window_inputs,
 )
 from core.serve.catalog import MODEL_TITLES
@@ -54,7 +54,9 @@ db, times = clip_db(analysis.unit_levels[:1], analysis.unit_starts_s[:1], config
 windows = len(analysis.predictions["cnn"].window_starts_s) if "cnn" in analysis.predictions else 1
 index = st.slider("Which window do the models look at?", 0, max(windows - 1, 1), windows // 2, key="window",
                   disabled=windows < 2)
-inputs = window_inputs(analysis.unit_levels[0], min(index, windows - 1), config, norm)
+architectures = {name: trained["models"].get(name, {}).get("architecture") for name in analysis.predictions}
+cnn_centred, lstm_centred = (centres_over_time(architectures.get(name)) for name in ("cnn", "lstm"))
+inputs = window_inputs(analysis.unit_levels[0], min(index, windows - 1), config, norm, cnn_centred, lstm_centred)
 span = (inputs.start_s, inputs.start_s + config.window_seconds)
 chart(spectrogram_figure(db, times, config, highlight_s=span, height=380), key="spectrogram",
       alt="Mel spectrogram of the example clip with the chosen window outlined")
@@ -77,9 +79,12 @@ with cnn_column:
     st.markdown("- Small **3 × 3 filters** slide over the picture.\n"
                 "- Each lights up on a local pattern: a drum hit (a vertical line), a held note "
                 "(a horizontal line), a slide.\n"
-                "- Deeper layers combine patterns into bigger ones.")
+                "- Deeper layers combine patterns into bigger ones."
+                + ("\n- First, each row loses its average: a speaker's or a microphone's colour cancels out."
+                   if cnn_centred else ""))
     chart(heatmap_figure(inputs.cnn, inputs.times_s, list(range(config.n_mels)), x_title="time (s)",
-                         y_title="mel band", colour_title="standardised", title=f"What the CNN sees, {window_title}",
+                         y_title="mel band", colour_title="centred" if cnn_centred else "standardised",
+                         title=f"What the CNN sees, {window_title}",
                          colorscale="RdBu_r", zmid=0.0, height=380, y_ticks=mel_ticks(config)),
           key="cnn-input", alt="The CNN's input for the chosen window")
 with lstm_column:
@@ -87,9 +92,10 @@ with lstm_column:
     st.markdown(f"- **{config.n_mfcc} MFCCs** per column: a summary of the spectrum's shape (the timbre).\n"
                 "- A small convolution first turns every column and its neighbours into short patterns.\n"
                 f"- The LSTM reads them **column after column**, {config.window_columns} in all.\n"
-                "- A **memory** carries what it heard so far: it notices what changes and what repeats.")
+                "- A **memory** carries what it heard so far: it notices what changes and what repeats."
+                + ("\n- First, each MFCC loses its average, so a speaker's colour cancels out." if lstm_centred else ""))
     chart(heatmap_figure(inputs.lstm, inputs.times_s, list(range(config.n_mfcc)), x_title="time (s): reading order",
-                         y_title="MFCC coefficient", colour_title="standardised",
+                         y_title="MFCC coefficient", colour_title="centred" if lstm_centred else "standardised",
                          title=f"What the LSTM reads, {window_title}", colorscale="RdBu_r", zmid=0.0, height=380),
           key="lstm-input", alt="The LSTM's input for the chosen window")
 
@@ -115,4 +121,5 @@ st.header("The whole path, model by model")
 for column, name in zip(st.columns(len(analysis.predictions)), analysis.predictions):
     with column:
         st.subheader(MODEL_TITLES[name])
-        st.html(pipeline_html(pipeline_steps(name, config, trained["models"].get(name, {}).get("architecture"))))
+        levelled = name == "musicnn" and models.transfer_head.settings.level_db is not None
+        st.html(pipeline_html(pipeline_steps(name, config, architectures[name], levelled)))

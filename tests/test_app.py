@@ -807,6 +807,10 @@ def test_pipeline_drawing_uses_the_real_configuration():
     centred = "each row minus its average\n(a speaker's EQ cancels out)"
     assert centred not in cnn
     assert figures.pipeline_steps("cnn", config, [{"type": "Subtract"}] + [{"type": "Conv2D"}] * 4)[4] == centred
+    levelled = "one loudness for every recording\n(quiet ones raised, loud ones lowered)"
+    assert levelled not in figures.pipeline_steps("musicnn", config)
+    musicnn = figures.pipeline_steps("musicnn", config, levelled=True)
+    assert musicnn.index(levelled) == musicnn.index("log scale\n(like our hearing)") - 1
     architecture = [{"type": "InputLayer", "output_shape": [None, 41]}] + [{"type": "Dense"}] * 4
     baseline = figures.pipeline_steps("baseline", config, architecture)
     assert baseline[1].startswith("41 statistics") and "3 dense layers" in baseline
@@ -828,6 +832,10 @@ def test_window_inputs_are_what_the_models_read(classifier):
     assert np.array_equal(inputs.lstm.T, lstm_batch(windows, classifier.normalisation, classifier.config)[3])
     assert inputs.start_s == pytest.approx(starts[3] / classifier.config.column_rate_hz)
     assert inputs.times_s.shape == (classifier.config.window_columns,)
+    centred = figures.window_inputs(levels, 3, classifier.config, classifier.normalisation, cnn_centred=True)
+    assert np.allclose(centred.cnn, inputs.cnn - inputs.cnn.mean(axis=1, keepdims=True))
+    assert np.allclose(centred.cnn.mean(axis=1), 0, atol=1e-5) and np.array_equal(centred.lstm, inputs.lstm)
+    assert figures.centres_over_time([{"type": "Subtract"}]) and not figures.centres_over_time(None)
 
 
 def test_analyse_clip_keeps_a_small_view(classifier):

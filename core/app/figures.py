@@ -599,11 +599,13 @@ def baseline_inputs(config: FeatureConfig, architecture: Sequence[Mapping] | Non
     return len(getattr(config, "baseline_features", ())) or None
 
 
-def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapping] | None = None) -> list[str]:
+def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapping] | None = None,
+                   levelled: bool = False) -> list[str]:
     """One model's path from waveform to genre, step by step, from the real configuration.
 
-    Layer counts come from ``architecture`` (a ``training.json`` entry) when it is given. A step's
-    lines are separated by newlines.
+    Layer counts come from ``architecture`` (a ``training.json`` entry) when it is given; ``levelled``
+    says the transfer model brings every recording to one loudness. A step's lines are separated by
+    newlines.
     """
     def count(kind: str) -> int:
         return sum(1 for layer in architecture or [] if layer["type"] == kind)
@@ -613,8 +615,10 @@ def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapp
         pretrained = PretrainedConfig()
         patch_s = pretrained.patch_frames * pretrained.hop_length / pretrained.sample_rate
         steps += [f"resampled\n{pretrained.sample_rate:,} numbers/s",
-                  f"log-mel spectrogram\n{pretrained.n_mels} bands, "
+                  f"mel spectrogram\n{pretrained.n_mels} bands, "
                   f"{pretrained.sample_rate / pretrained.hop_length:.1f} columns/s",
+                  *(["one loudness for every recording\n(quiet ones raised, loud ones lowered)"] if levelled else []),
+                  "log scale\n(like our hearing)",
                   f"patches of {patch_s:.0f} s\nspread over the clip",
                   "musicnn (pretrained)\n50 tags: rock, jazz, 80s, ...",
                   "genre head\ntags to genres", "average over patches",
@@ -629,7 +633,7 @@ def pipeline_steps(name: str, config: FeatureConfig, architecture: Sequence[Mapp
         hop_s = config.window_hop_columns / config.column_rate_hz
         steps += [f"mel spectrogram\n{config.n_mels} bands, {config.column_rate_hz:.1f} columns/s",
                   f"windows of {config.window_seconds:.1f} s\none every {hop_s:.1f} s"]
-        centred = ["each row minus its average\n(a speaker's EQ cancels out)"] if count("Subtract") else []
+        centred = ["each row minus its average\n(a speaker's EQ cancels out)"] if centres_over_time(architecture) else []
         if name == "cnn":
             steps += [f"picture\n{config.n_mels} × {config.window_columns}", *centred,
                       f"{count('Conv2D') or 'stacked'} convolution blocks\n3 × 3 filters", "average over time"]
@@ -716,16 +720,29 @@ class WindowInputs:
     lstm: np.ndarray             # (n_mfcc, window_columns) standardised MFCCs, the LSTM's sequence (time on x)
 
 
-def window_inputs(levels: np.ndarray, index: int, config: FeatureConfig, normalisation) -> WindowInputs:
-    """The model inputs of window ``index`` of a unit's levels, made by the serving code itself."""
+def centres_over_time(architecture: Sequence[Mapping] | None) -> bool:
+    """Whether a network removes each band's average over the window first (``centred_over_time``)."""
+    return any(layer["type"] == "Subtract" for layer in architecture or [])
+
+
+def window_inputs(levels: np.ndarray, index: int, config: FeatureConfig, normalisation,
+                  cnn_centred: bool = False, lstm_centred: bool = False) -> WindowInputs:
+    """The model inputs of window ``index`` of a unit's levels, made by the serving code itself.
+
+    With ``cnn_centred`` or ``lstm_centred`` each row is shown minus its average over the window,
+    as that network's first layer reads it.
+    """
     from core.serve.inputs import cnn_batch, db_windows, lstm_batch
+
+    def as_read(rows: np.ndarray, centred: bool) -> np.ndarray:
+        return rows - rows.mean(axis=1, keepdims=True) if centred else rows
 
     windows, starts = db_windows(levels, config)
     window = windows[index:index + 1]
     times = (starts[index] + np.arange(config.window_columns)) / config.column_rate_hz
     return WindowInputs(start_s=float(starts[index] / config.column_rate_hz), times_s=times,
-                        cnn=cnn_batch(window, normalisation)[0, :, :, 0],
-                        lstm=lstm_batch(window, normalisation, config)[0].T)
+                        cnn=as_read(cnn_batch(window, normalisation)[0, :, :, 0], cnn_centred),
+                        lstm=as_read(lstm_batch(window, normalisation, config)[0].T, lstm_centred))
 
 
 # ----------------------------------------------------------------------------- the examples gallery
