@@ -17,7 +17,8 @@ TRANSFER_INTRO = ("The pretrained **musicnn** tagger (trained on the Million Son
                   "as strongly as validation prefers (the table below has every trial). "
                   "Its training clips are the GTZAN clips with audio, as they are and through simulated speakers, "
                   "rooms and microphones, and the clips that exist only as spectrogram images, converted to "
-                  "musicnn's input and degraded in the same spirit.")
+                  "musicnn's input and degraded in the same spirit. Fine-tuning the network's last layers "
+                  "instead is measured on the Experiments page (`musicnn_finetuned`).")
 
 st.title("📈 Training")
 trained = artifacts.training(artifacts_dir())

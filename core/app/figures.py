@@ -793,6 +793,7 @@ FUTURE_WORK = (
     ("Windows centred over time, CNN", "cnn_centred", "cnn"),
     ("Windows centred over time, LSTM", "lstm_centred", "lstm_recorded"),
     ("Transfer learning (pretrained musicnn)", "musicnn_frozen", "cnn_centred"),
+    ("Fine-tuning the pretrained network (musicnn's backend)", "musicnn_finetuned", "musicnn_frozen"),
     ("Ensemble of the CNN and the LSTM", "cnn_plus_lstm", "cnn_centred"),
     ("Ensemble of every model (the shipped verdict)", "shipped_verdict", "cnn_centred"),
 )

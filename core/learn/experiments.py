@@ -10,7 +10,9 @@ clips with audio from their MP3s and through the measurement rooms (``core.learn
 the real-world recordings (measured only, never trained on).
 
 The CNN+LSTM ensemble averages the two variants' clip probabilities (per seed, from the cache); the
-shipped combined verdict and the transfer model are read from what ``python -m core.train`` wrote. The file is rewritten after every variant, and a variant already in
+shipped combined verdict and the transfer model are read from what ``python -m core.train`` wrote.
+``musicnn_finetuned`` fine-tunes the transfer model's backend (``core.learn.finetune``): its settings
+are chosen on validation, its first seed is exported and measured like the others. The file is rewritten after every variant, and a variant already in
 it is skipped unless ``--force``, so a stopped run resumes where it stopped. ``--quick`` trains two
 epochs on a few clips and measures a few clips per view: for the tests, never for figures.
 """
@@ -140,9 +142,12 @@ class Material:
     with_audio: list[str]
     realworld: Path | None
     quick: bool
+    lists: dict[str, list[str]]
 
 
-def load_material(data_dir: Path, quick: bool, needs_recordings: bool, seed: int = 0) -> Material:
+def load_material(data_dir: Path, quick: bool, needs_recordings: bool, seed: int = 0,
+                  window_models: bool = True) -> Material:
+    """The lists, the views to measure and, for the window models (``window_models``), the loaded splits."""
     from core.learn.evaluate import default_realworld_dir
     from core.learn.train import RECORDINGS_PER_CLIP, load_split, record_through_rooms
     from core.serve.inputs import Normalisation
@@ -151,15 +156,17 @@ def load_material(data_dir: Path, quick: bool, needs_recordings: bool, seed: int
     lists = gtzan.split_lists(data_dir, "filtered", seed)
     if quick:
         lists = {part: clips[::max(1, len(clips) // QUICK_CLIPS)][:QUICK_CLIPS] for part, clips in lists.items()}
-    log(f"loading {len(lists['train'])} training and {len(lists['valid'])} validation clips")
-    train, valid = load_split(data_dir, lists["train"], config), load_split(data_dir, lists["valid"], config)
-    norm = Normalisation.fit(train.db, train.features, config)
+    train = valid = norm = None
+    if window_models:
+        log(f"loading {len(lists['train'])} training and {len(lists['valid'])} validation clips")
+        train, valid = load_split(data_dir, lists["train"], config), load_split(data_dir, lists["valid"], config)
+        norm = Normalisation.fit(train.db, train.features, config)
     if needs_recordings:
         log(f"recording the training clips with audio through {RECORDINGS_PER_CLIP} random speakers and rooms")
         record_through_rooms(data_dir, train, RECORDINGS_PER_CLIP, seed)
     with_audio = [clip for clip in lists["test"] if gtzan.find_audio(data_dir, clip, lossless_first=False)]
     return Material(data_dir, config, train, valid, norm, lists["test"], with_audio,
-                    default_realworld_dir(data_dir), quick)
+                    default_realworld_dir(data_dir), quick, lists)
 
 
 # ----------------------------------------------------------------------------- measuring through serving
@@ -257,6 +264,66 @@ def run_variant(variant: Variant, material: Material, seeds: list[int], epochs: 
     return entry, cache
 
 
+FINETUNED = "musicnn_finetuned"
+
+
+def finetuned_entry(material: Material, seeds: list[int], artifacts_dir: Path, cache_dir: Path) -> dict:
+    """Fine-tune the transfer model's backend (settings chosen on validation); measure the first seed's model."""
+    import shutil
+
+    from core.learn.finetune import FINETUNE_GRID, FinetuneSettings, choose_finetuning
+    from core.learn.musicnn_port import serving_model, to_litert
+    from core.learn.transfer import tagger_parameters
+    from core.serve.artifacts import FEATURE_CONFIG_FILE, HEAD_FILE, NORMALISATION_FILE, TAGGER_DESCRIPTION_FILE, TAGGER_FILE
+    from core.serve.inference import GenreClassifier
+    from core.serve.pretrained import TransferHead
+
+    trained = read_json(TRAINING_FILE, artifacts_dir)
+    record = trained["models"]["musicnn"]
+    grid = (FinetuneSettings(epochs=2),) if material.quick else FINETUNE_GRID
+    result = choose_finetuning(material.data_dir, material.lists, record, trained["seed"], seeds, cache_dir, grid,
+                               artifacts_dir, log)
+    chosen = result["trials"][result["chosen"]]
+    port, head = result["first_seed"]
+    shipped_head = TransferHead.load(Path(artifacts_dir) / HEAD_FILE)
+    with tempfile.TemporaryDirectory(prefix="genre-lab-finetuned-") as folder:
+        folder = Path(folder)
+        for name in (FEATURE_CONFIG_FILE, NORMALISATION_FILE, TAGGER_DESCRIPTION_FILE):
+            shutil.copyfile(Path(artifacts_dir) / name, folder / name)
+        to_litert(serving_model(port), folder / TAGGER_FILE, "float32")
+        dataclasses.replace(head, extra=shipped_head.extra | {"trained_on": "training list"}).save(folder / HEAD_FILE)
+        classifier = GenreClassifier(folder)
+        records = view_records(classifier, material)
+        ms = model_ms(classifier, "musicnn")
+    measured = {view: accuracy(probabilities_of(rows, "musicnn"), labels_of(rows)) for view, rows in records.items()
+                if rows}
+    views = lambda scores: " / ".join(f"{100 * value:.1f}" for value in scores.values())  # noqa: E731
+    best_valid = [run["valid"] for run in chosen["runs"]]
+    mean_views = {view: float(np.mean([scores[view] for scores in best_valid])) for view in best_valid[0]}
+    settings = chosen["settings"]
+    return {
+        "name": FINETUNED, "family": "transfer", "shipped": False, "seeds": list(seeds),
+        "description": (
+            "musicnn's backend fine-tuned on GTZAN: its two dense layers (pooled features -> 200 -> 50 tags) and "
+            "the genre head trained together from the frozen model, pulled towards the pretrained weights (L2-SP), "
+            f"dropout on the pools; pull {settings['pull']:g} and learning rate {settings['learning_rate']:g} chosen "
+            f"on validation from {len(grid)} settings. Validation {' / '.join(mean_views)}: "
+            f"{views(mean_views)}% (mean of {len(seeds)} seeds) against the frozen head's "
+            f"{views(result['frozen_valid'])}% on the same patches."),
+        "valid_accuracy": [scores.get("images", run["mean"]) for scores, run in zip(best_valid, chosen["runs"])],
+        "valid": spread([scores.get("images", run["mean"]) for scores, run in zip(best_valid, chosen["runs"])]),
+        "valid_views": mean_views, "frozen_valid_views": result["frozen_valid"],
+        "test_accuracy": measured.get("test"), "mp3_accuracy": measured.get("mp3"),
+        "mic_accuracy": measured.get("captured"), "realworld_dev_accuracy": measured.get("realworld"),
+        "parameters": tagger_parameters() + int(head.weights.size + head.bias.size), "ms_per_clip": ms,
+        "training_seconds": float(np.mean([run["seconds"] for run in chosen["runs"]])), "settings": settings,
+        "grid": [{"settings": trial["settings"], "mean": trial["mean"],
+                  "runs": [{key: run[key] for key in ("seed", "best_epoch", "valid", "mean", "seconds")}
+                           for run in trial["runs"]]}
+                 for trial in result["trials"]],
+    }
+
+
 def ensemble_entry(name: str, members: tuple[str, ...], description: str, entries: dict, caches: dict) -> dict:
     """Average the members' clip probabilities: per seed on validation, the first seed's on every view."""
     valid = np.mean([caches[member]["valid"] for member in members], axis=0)
@@ -344,7 +411,7 @@ def described(entry: dict) -> dict:
 
 
 def write_experiments(path: Path, variants: list[dict], seeds: list[int], quick: bool) -> None:
-    planned = [variant.name for variant in TRAINED] + list(ENSEMBLES) + ["musicnn_frozen", "shipped_verdict"]
+    planned = [variant.name for variant in TRAINED] + list(ENSEMBLES) + ["musicnn_frozen", FINETUNED, "shipped_verdict"]
     order = {name: index for index, name in enumerate(planned)}
     document = {
         "protocol": PROTOCOL, "split": "filtered", "seeds": list(seeds), "quick": quick,
@@ -389,13 +456,15 @@ def run(data_dir: Path, out: Path, seeds: list[int], only: list[str] | None = No
     entries = entries_in(out) | shipped
     wanted = [variant for variant in TRAINED if (only is None or variant.name in only)
               and (force or variant.name not in entries)]
+    finetuning = ((only is None or FINETUNED in only) and (force or FINETUNED not in entries)
+                  and "musicnn" in (read_json(TRAINING_FILE, artifacts_dir) or {}).get("models", {}))
     material = None
-    if wanted:
+    if wanted or finetuning:
         from core.learn.train import model_settings
 
         needs_recordings = any(dataclasses.replace(model_settings(epochs)[variant.reads], **variant.changes)
                                .capture_probability > 0 for variant in wanted)
-        material = load_material(data_dir, quick, needs_recordings)
+        material = load_material(data_dir, quick, needs_recordings, window_models=bool(wanted))
     for index, variant in enumerate(wanted, 1):
         started = time.perf_counter()
         log(f"[{index}/{len(wanted)}] {variant.name}: {variant.description}")
@@ -407,6 +476,13 @@ def run(data_dir: Path, out: Path, seeds: list[int], only: list[str] | None = No
         log(f"[{index}/{len(wanted)}] {variant.name}: validation {entry['valid']['mean']:.3f} "
             f"± {entry['valid']['std']:.3f}, test {entry['test_accuracy']:.3f}, "
             f"{time.perf_counter() - started:.0f} s")
+    if finetuning:
+        started = time.perf_counter()
+        log(f"{FINETUNED}: fine-tuning the transfer model's backend")
+        entry = finetuned_entry(material, seeds, artifacts_dir, cache_dir / "transfer")
+        write_experiments(out, list((entries_in(out) | shipped | {FINETUNED: entry}).values()), seeds, quick)
+        log(f"{FINETUNED}: validation {entry['valid']['mean']:.3f} ± {entry['valid']['std']:.3f}, "
+            f"test {entry['test_accuracy']:.3f}, {time.perf_counter() - started:.0f} s")
     entries = entries_in(out) | shipped
     for name, (members, description) in ENSEMBLES.items():
         caches = {member: load_cache(cache_path(cache_dir, member, quick)) for member in members}
@@ -421,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=gtzan.default_data_dir(), help="GTZAN data folder")
     parser.add_argument("--out", type=Path, default=ARTIFACTS_DIR / EXPERIMENTS_FILE)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS))
-    parser.add_argument("--only", nargs="+", choices=[variant.name for variant in TRAINED], default=None)
+    parser.add_argument("--only", nargs="+", choices=[variant.name for variant in TRAINED] + [FINETUNED], default=None)
     parser.add_argument("--force", action="store_true", help="train again variants already in --out")
     parser.add_argument("--quick", action="store_true", help="two epochs on a few clips (for the tests)")
     args = parser.parse_args(argv)

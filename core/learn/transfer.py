@@ -179,12 +179,17 @@ def train_head(tag_logits: np.ndarray, penultimate: np.ndarray, labels: np.ndarr
     sample_weight = 1.0 / group_sizes[group_index]
     class_totals = np.bincount(labels, weights=sample_weight, minlength=len(GENRES))
     sample_weight /= np.maximum(class_totals[labels], 1e-12)
-    prior = prior_weights(tags, x.shape[1], settings.prior_strength) * std[None, :] if settings.features != "penultimate" \
-        else np.zeros((len(GENRES), x.shape[1]))
-    if settings.features == "both":
-        prior[:, len(tags):] = 0.0
-    weights, bias = fit_head((x - mean) / std, labels, sample_weight, prior, settings.l2)
+    weights, bias = fit_head((x - mean) / std, labels, sample_weight, head_prior(tags, std, settings), settings.l2)
     return TransferHead(settings, mean, std, weights, bias)
+
+
+def head_prior(tags: list[str], std: np.ndarray, settings: HeadSettings) -> np.ndarray:
+    """The weights the head is pulled towards, on standardised features: a genre's own tags, or zero."""
+    if settings.features == "penultimate":
+        return np.zeros((len(GENRES), len(std)))
+    prior = prior_weights(tags, len(std), settings.prior_strength) * std[None, :]
+    prior[:, len(tags):] = 0.0          # "both": the penultimate units have no prior
+    return prior
 
 
 # ----------------------------------------------------------------------------- training examples
@@ -244,6 +249,7 @@ class PatchTable:
     clip_index: np.ndarray       # (patches,) index into clips
     kind: np.ndarray             # (patches,) version kind
     labels: np.ndarray           # (clips,)
+    pooled: np.ndarray | None = None   # (patches, 1506) the backend's pools, from a tagger that outputs them
 
     def select(self, kinds: tuple[str, ...], clips: set[str] | None = None) -> np.ndarray:
         mask = np.isin(self.kind, kinds)
@@ -252,15 +258,27 @@ class PatchTable:
         return mask
 
     def save(self, path: Path) -> None:
+        pooled = {} if self.pooled is None else {"pooled": self.pooled}
         np.savez_compressed(path, clips=np.array(self.clips), tag_logits=self.tag_logits,
                             penultimate=self.penultimate, clip_index=self.clip_index, kind=self.kind,
-                            labels=self.labels)
+                            labels=self.labels, **pooled)
 
     @classmethod
     def load(cls, path: Path) -> "PatchTable":
         values = np.load(path)
-        return cls(clips=list(values["clips"]), **{name: values[name] for name in
-                                                   ("tag_logits", "penultimate", "clip_index", "kind", "labels")})
+        return cls(clips=list(values["clips"]), pooled=values["pooled"] if "pooled" in values.files else None,
+                   **{name: values[name] for name in ("tag_logits", "penultimate", "clip_index", "kind", "labels")})
+
+
+POOLED_WIDTH = 1506        # musicnn's backend pools (max and mean of 753 features), before its dense layers
+
+
+def _pooled_output(interpreter) -> np.ndarray | None:
+    """The backend's pools from the last run of a tagger that outputs them (``core.learn.finetune``), else None."""
+    for output in interpreter.get_output_details():
+        if int(output["shape"][-1]) == POOLED_WIDTH:
+            return interpreter.get_tensor(output["index"]).copy()
+    return None
 
 
 def tagger_table(clips: list[str], versions_of, interpreter, progress=None) -> PatchTable:
@@ -269,24 +287,30 @@ def tagger_table(clips: list[str], versions_of, interpreter, progress=None) -> P
     from core.serve.musicnn_input import patches
     from core.serve.pretrained import tagger_outputs
 
-    tags, penultimate, owners, kinds = [], [], [], []
+    tags, penultimate, pooled, owners, kinds = [], [], [], [], []
     for index, clip in enumerate(clips):
         for kind, log_mel in versions_of(index, clip):
             batch = patches(log_mel)
             clip_tags, clip_penultimate = tagger_outputs(interpreter, batch)
             tags.append(clip_tags)
             penultimate.append(clip_penultimate)
+            pooled.append(_pooled_output(interpreter))
             owners.extend([index] * len(batch))
             kinds.extend([kind] * len(batch))
         if progress:
             progress(index)
     return PatchTable(clips, np.concatenate(tags), np.concatenate(penultimate), np.array(owners),
-                      np.array(kinds), np.array([gtzan.label_index(clip) for clip in clips]))
+                      np.array(kinds), np.array([gtzan.label_index(clip) for clip in clips]),
+                      None if pooled[0] is None else np.concatenate(pooled))
 
 
 def clip_accuracy(head: TransferHead, table: PatchTable, mask: np.ndarray) -> tuple[float, int]:
     """Accuracy of clip-averaged patch probabilities over the clips that have patches in ``mask``."""
-    probabilities = head.probabilities(table.tag_logits[mask], table.penultimate[mask])
+    return clip_accuracy_of(head.probabilities(table.tag_logits[mask], table.penultimate[mask]), table, mask)
+
+
+def clip_accuracy_of(probabilities: np.ndarray, table: PatchTable, mask: np.ndarray) -> tuple[float, int]:
+    """Accuracy of clip-averaged ``probabilities`` of the patches in ``mask``, and how many clips they cover."""
     owners = table.clip_index[mask]
     clips = np.unique(owners)
     scores = np.stack([probabilities[owners == clip].mean(axis=0) for clip in clips])
@@ -320,8 +344,13 @@ HEAD_GRID = [HeadSettings(features=features, l2=l2, prior_strength=prior)
 
 def validation_scores(head: TransferHead, table: PatchTable) -> dict[str, float]:
     """Clip accuracy on each validation view that has clips (an audio-only folder has no images)."""
-    return {view: clip_accuracy(head, table, table.select(kinds))[0] for view, kinds in VALIDATION_VIEWS.items()
-            if table.select(kinds).any()}
+    return view_scores(lambda mask: head.probabilities(table.tag_logits[mask], table.penultimate[mask]), table)
+
+
+def view_scores(probabilities_of, table: PatchTable) -> dict[str, float]:
+    """Clip accuracy on each validation view that has clips; ``probabilities_of(mask)`` scores a view's patches."""
+    return {view: clip_accuracy_of(probabilities_of(table.select(kinds)), table, table.select(kinds))[0]
+            for view, kinds in VALIDATION_VIEWS.items() if table.select(kinds).any()}
 
 
 def choose_head(train: PatchTable, valid: PatchTable, tags: list[str], log=print) -> tuple[HeadSettings, str, list[dict]]:
@@ -455,6 +484,26 @@ def concatenate(first: PatchTable, second: PatchTable) -> PatchTable:
                       np.concatenate([first.kind, second.kind]), np.concatenate([first.labels, second.labels]))
 
 
+def transfer_tables(data_dir: Path, lists: dict[str, list[str]], tagger: Path, seed: int, data: TransferData,
+                    cache_dir: Path | None, log=print) -> tuple[dict[str, PatchTable], Calibration]:
+    """The training and validation tables of ``tagger``'s outputs (cached) and the calibration they used.
+
+    Every version of a clip is drawn from the same seeded stream whichever tagger runs, so two
+    taggers' tables hold the same patches in the same order.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tagger), num_threads=2)
+    interpreter.allocate_tensors()
+    log("transfer: calibrating image-derived input on the training clips with audio")
+    calibration = calibration_of(calibration_pairs(data_dir, lists["train"]), data.levelled)
+    tables = {part: cached_table(part, lambda part=part, measure=measure, offset=offset: split_table(
+        data_dir, lists[part], interpreter, calibration, data, measure, seed + offset, log),
+        _cache_key(tagger, seed, data, part, lists[part], data_dir), cache_dir, log)
+        for part, measure, offset in (("train", False, 0), ("valid", True, 1))}
+    return tables, calibration
+
+
 def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed: int,
                    data: TransferData = TransferData(), cache_dir: Path | None = CACHE_DIR, log=print) -> dict:
     """Calibrate, extract, choose on validation and train the head; write ``transfer_head.json``.
@@ -465,29 +514,18 @@ def train_transfer(data_dir: Path, lists: dict[str, list[str]], out: Path, seed:
     """
     import time
 
-    from ai_edge_litert.interpreter import Interpreter
-
-
     started = time.perf_counter()
     tagger = Path(out) / TAGGER_FILE
     if not tagger.exists():  # the ported tagger is an input of training, made once by core.learn.musicnn_port
         import shutil
-
 
         if not (ARTIFACTS_DIR / TAGGER_FILE).exists():
             raise FileNotFoundError(f"{tagger} is missing: run python -m core.musicnn_port first")
         for name in (TAGGER_FILE, TAGGER_DESCRIPTION_FILE):
             shutil.copyfile(ARTIFACTS_DIR / name, Path(out) / name)
     tags = json.loads((Path(out) / TAGGER_DESCRIPTION_FILE).read_text())["tags"]
-    interpreter = Interpreter(model_path=str(tagger), num_threads=2)
-    interpreter.allocate_tensors()
-    log("transfer: calibrating image-derived input on the training clips with audio")
-    calibration = calibration_of(calibration_pairs(data_dir, lists["train"]), data.levelled)
+    tables, calibration = transfer_tables(data_dir, lists, tagger, seed, data, cache_dir, log)
     gains = calibration.gains
-    tables = {part: cached_table(part, lambda part=part, measure=measure, offset=offset: split_table(
-        data_dir, lists[part], interpreter, calibration, data, measure, seed + offset, log),
-        _cache_key(tagger, seed, data, part, lists[part], data_dir), cache_dir, log)
-        for part, measure, offset in (("train", False, 0), ("valid", True, 1))}
     settings, mix, trials = choose_head(tables["train"], tables["valid"], tags, log)
     head = fit_on(tables["train"], tables["train"].select(TRAINING_MIXES[mix]), tags, settings)
     patches_per_unit, patch_trials = choose_patches(head, tables["valid"], patches_per_clip=10,
