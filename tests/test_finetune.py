@@ -85,6 +85,7 @@ def finetuned_run(data_dir, tmp_path_factory):
     return folder, document
 
 
+@pytest.mark.slow
 def test_quick_finetuning_run_is_chosen_on_validation_and_measured(finetuned_run):
     _, document = finetuned_run
     entry = {entry["name"]: entry for entry in document["variants"]}[experiments.FINETUNED]
@@ -99,6 +100,7 @@ def test_quick_finetuning_run_is_chosen_on_validation_and_measured(finetuned_run
     assert f"against the frozen head's {frozen}%" in entry["description"]
 
 
+@pytest.mark.slow
 def test_pooled_tagger_gives_the_served_tagger_outputs(finetuned_run):
     """The tables fine-tuning reads come from the same network as the served tagger."""
     from ai_edge_litert.interpreter import Interpreter

@@ -12,9 +12,10 @@ the real-world recordings (measured only, never trained on).
 The CNN+LSTM ensemble averages the two variants' clip probabilities (per seed, from the cache); the
 shipped combined verdict and the transfer model are read from what ``python -m core.train`` wrote.
 ``musicnn_finetuned`` fine-tunes the transfer model's backend (``core.learn.finetune``): its settings
-are chosen on validation, its first seed is exported and measured like the others. The file is rewritten after every variant, and a variant already in
-it is skipped unless ``--force``, so a stopped run resumes where it stopped. ``--quick`` trains two
-epochs on a few clips and measures a few clips per view: for the tests, never for figures.
+are chosen on validation, its first seed is exported and measured like the others. The file is
+rewritten after every variant, and a variant already in it is skipped unless ``--force``, so a
+stopped run resumes where it stopped. ``--quick`` trains two epochs on a few clips and measures a
+few clips per view: for the tests, never for figures.
 """
 
 from __future__ import annotations
