@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("tensorflow", reason="fine-tuning trains Keras layers (requirements-dev.txt)")
 
 from core.learn import experiments  # noqa: E402
-from core.learn.finetune import FinetuneSettings, PullTowards, build_top, finetune, load_port  # noqa: E402
+from core.learn.finetune import FinetuneSettings, PullTowards, build_top, finetune, load_port, with_pools  # noqa: E402
 from core.learn.transfer import POOLED_WIDTH, PatchTable, fit_on, validation_scores  # noqa: E402
 from core.serve.artifacts import ARTIFACTS_DIR, HEAD_FILE, TAGGER_FILE  # noqa: E402
 from core.serve.pretrained import HeadSettings, TransferHead, tagger_outputs  # noqa: E402
@@ -23,10 +23,8 @@ def fixture_outputs(port):
     """The port's tags, penultimate units and pools on the reference patches."""
     import keras
 
-    model = keras.Model(port.input, {"tag_logits": port.output["tag_logits"], "penultimate": port.output["penultimate"],
-                                     "pooled": port.get_layer("pool_flat").output})
     patches = np.load(FIXTURE)["patches"]
-    return {name: keras.ops.convert_to_numpy(value) for name, value in model(patches, training=False).items()}
+    return {name: keras.ops.convert_to_numpy(value) for name, value in with_pools(port)(patches, training=False).items()}
 
 
 def test_untrained_top_is_the_frozen_transfer_model(port, fixture_outputs):

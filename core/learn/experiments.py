@@ -301,6 +301,7 @@ def finetuned_entry(material: Material, seeds: list[int], artifacts_dir: Path, c
     views = lambda scores: " / ".join(f"{100 * value:.1f}" for value in scores.values())  # noqa: E731
     best_valid = [run["valid"] for run in chosen["runs"]]
     mean_views = {view: float(np.mean([scores[view] for scores in best_valid])) for view in best_valid[0]}
+    valid_accuracy = [scores.get("images", run["mean"]) for scores, run in zip(best_valid, chosen["runs"])]
     settings = chosen["settings"]
     return {
         "name": FINETUNED, "family": "transfer", "shipped": False, "seeds": list(seeds),
@@ -311,8 +312,7 @@ def finetuned_entry(material: Material, seeds: list[int], artifacts_dir: Path, c
             f"on validation from {len(grid)} settings. Validation {' / '.join(mean_views)}: "
             f"{views(mean_views)}% (mean of {len(seeds)} seeds) against the frozen head's "
             f"{views(result['frozen_valid'])}% on the same patches."),
-        "valid_accuracy": [scores.get("images", run["mean"]) for scores, run in zip(best_valid, chosen["runs"])],
-        "valid": spread([scores.get("images", run["mean"]) for scores, run in zip(best_valid, chosen["runs"])]),
+        "valid_accuracy": valid_accuracy, "valid": spread(valid_accuracy),
         "valid_views": mean_views, "frozen_valid_views": result["frozen_valid"],
         "test_accuracy": measured.get("test"), "mp3_accuracy": measured.get("mp3"),
         "mic_accuracy": measured.get("captured"), "realworld_dev_accuracy": measured.get("realworld"),

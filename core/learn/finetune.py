@@ -31,14 +31,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from core.learn.transfer import (POOLED_WIDTH, PatchTable, TransferData, fit_on, head_prior,
+from core.learn.transfer import (POOLED_WIDTH, PatchTable, TransferData, balanced_weights, fit_on, head_prior,
                                  transfer_tables, validation_scores, view_scores)
 from core.serve.artifacts import ARTIFACTS_DIR, TAGGER_DESCRIPTION_FILE, TRUNK_WEIGHTS_FILE
 from core.serve.config import GENRES
 from core.serve.pretrained import HeadSettings, TransferHead
 
 TRAINED_LAYERS = ("penultimate_dense", "tag_logits")      # the backend's dense layers, named as in the port
-FROZEN_NORMALISATIONS = ("pool_bn", "penultimate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +80,13 @@ def load_port(artifacts_dir: Path = ARTIFACTS_DIR):
     return port
 
 
+def with_pools(port):
+    """The port with a third output, the backend's pools (``pool_flat``), beside the tags and penultimate units."""
+    outputs = {"tag_logits": port.output["tag_logits"], "penultimate": port.output["penultimate"],
+               "pooled": port.get_layer("pool_flat").output}
+    return keras.Model(port.input, outputs, name="musicnn_msd_pooled")
+
+
 def pooled_tagger(port, cache_dir: Path, artifacts_dir: Path = ARTIFACTS_DIR) -> Path:
     """A LiteRT file of the port that outputs the backend's pools beside the tags and penultimate units.
 
@@ -92,9 +98,7 @@ def pooled_tagger(port, cache_dir: Path, artifacts_dir: Path = ARTIFACTS_DIR) ->
     path = Path(cache_dir) / f"musicnn-pooled-{key}.tflite"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        outputs = {"tag_logits": port.output["tag_logits"], "penultimate": port.output["penultimate"],
-                   "pooled": port.get_layer("pool_flat").output}
-        to_litert(keras.Model(port.input, outputs, name="musicnn_msd_pooled"), path, "float32")
+        to_litert(with_pools(port), path, "float32")
     return path
 
 
@@ -140,10 +144,8 @@ def training_arrays(table: PatchTable, kinds: tuple[str, ...]) -> tuple[np.ndarr
     """Pools, labels and sample weights of the training patches: every clip and genre weighs the same,
     as in ``train_head``; the weights average 1, so the pulls keep ``fit_head``'s scale."""
     mask = table.select(kinds)
-    groups, labels = table.clip_index[mask], table.labels[table.clip_index[mask]]
-    _, group_index, group_sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    weight = 1.0 / group_sizes[group_index]
-    weight /= np.maximum(np.bincount(labels, weights=weight, minlength=len(GENRES))[labels], 1e-12)
+    labels = table.labels[table.clip_index[mask]]
+    weight = balanced_weights(table.clip_index[mask], labels)
     return table.pooled[mask], labels, weight / weight.mean()
 
 
@@ -183,7 +185,7 @@ def choose_finetuning(data_dir: Path, lists: dict[str, list[str]], record: dict,
 
     ``record`` is ``training.json``'s entry of the transfer model: its head settings, training mix and
     data are kept, and its tables are drawn with ``table_seed`` (``core.train``'s seed). Returns the
-    trials, the frozen head's scores, the chosen setting and, for the first seed, the port and head to export.
+    trials, the frozen head's scores, the chosen trial's index and, for its first seed, the port and head to export.
     """
     port = load_port(artifacts_dir)
     tagger = pooled_tagger(port, cache_dir, artifacts_dir)
@@ -211,5 +213,4 @@ def choose_finetuning(data_dir: Path, lists: dict[str, list[str]], record: dict,
                        "mean": float(np.mean([run["mean"] for run in runs]))})
     chosen = max(range(len(trials)), key=lambda index: trials[index]["mean"])
     return {"trials": trials, "chosen": chosen, "frozen_valid": frozen_scores,
-            "frozen_mean": float(np.mean(list(frozen_scores.values()))), "head": frozen, "tags": tags,
             "first_seed": finetuned_tagger(port, firsts[chosen], frozen)}

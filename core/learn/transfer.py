@@ -175,12 +175,16 @@ def train_head(tag_logits: np.ndarray, penultimate: np.ndarray, labels: np.ndarr
     """Fit the head on per-patch outputs; every clip (``groups``) and genre weighs the same."""
     x = feature_matrix(tag_logits, penultimate, settings.features)
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
-    _, group_index, group_sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    sample_weight = 1.0 / group_sizes[group_index]
-    class_totals = np.bincount(labels, weights=sample_weight, minlength=len(GENRES))
-    sample_weight /= np.maximum(class_totals[labels], 1e-12)
-    weights, bias = fit_head((x - mean) / std, labels, sample_weight, head_prior(tags, std, settings), settings.l2)
+    weights, bias = fit_head((x - mean) / std, labels, balanced_weights(groups, labels), head_prior(tags, std, settings),
+                             settings.l2)
     return TransferHead(settings, mean, std, weights, bias)
+
+
+def balanced_weights(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-patch weights under which every clip (``groups``) and every genre weighs the same."""
+    _, group_index, group_sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    weight = 1.0 / group_sizes[group_index]
+    return weight / np.maximum(np.bincount(labels, weights=weight, minlength=len(GENRES))[labels], 1e-12)
 
 
 def head_prior(tags: list[str], std: np.ndarray, settings: HeadSettings) -> np.ndarray:
