@@ -1,6 +1,7 @@
 """The pretrained musicnn tagger: NumPy front end equal to musicnn's librosa one, LiteRT port equal to
 the original TensorFlow 1 graph (``tests/data/musicnn_reference.npz``, written by
-``python -m core.musicnn_port``), and a serving path without TensorFlow or librosa."""
+``python -m core.musicnn_port``; the MagnaTagATune tagger's ``musicnn_mtt_reference.npz`` by
+``python -m core.musicnn_port --checkpoint MTT_musicnn``), and a serving path without TensorFlow or librosa."""
 
 import json
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.serve.artifacts import MTT_TAGGER_DESCRIPTION_FILE, MTT_TAGGER_FILE
 from core.serve.audio import decode
 from core.serve.config import PretrainedConfig
 from core.serve.musicnn_input import MAX_LEVEL_GAIN_DB, at_level, level_db, log_mel, patch_starts, patches
@@ -18,14 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 TFLITE = ROOT / "artifacts" / "musicnn.tflite"
 DESCRIPTION = ROOT / "artifacts" / "musicnn.json"
 REFERENCE = ROOT / "tests" / "data" / "musicnn_reference.npz"
+MTT_TFLITE = ROOT / "artifacts" / MTT_TAGGER_FILE
+MTT_DESCRIPTION = ROOT / "artifacts" / MTT_TAGGER_DESCRIPTION_FILE
+MTT_REFERENCE = ROOT / "tests" / "data" / "musicnn_mtt_reference.npz"
 CLIP = ROOT / "artifacts" / "examples" / "blues.00012.mp3"
 CONFIG = PretrainedConfig()
 
 
-def _interpreter():
+def _interpreter(path: Path = TFLITE):
     from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_path=str(TFLITE), num_threads=2)
+    return Interpreter(model_path=str(path), num_threads=2)
 
 
 def _run(interpreter, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -78,9 +83,11 @@ def test_levelling_raises_near_silence_by_a_bounded_gain_and_keeps_silence_silen
     assert np.isfinite(log_mel(np.zeros(22050 * 3, dtype=np.float32), 22050, target_db=-20.0)).all()
 
 
-def test_litert_port_reproduces_the_original_graph():
-    reference = np.load(REFERENCE)
-    interpreter = _interpreter()
+@pytest.mark.parametrize("tflite, reference_file", [(TFLITE, REFERENCE), (MTT_TFLITE, MTT_REFERENCE)],
+                         ids=["MSD_musicnn", "MTT_musicnn"])
+def test_litert_port_reproduces_the_original_graph(tflite, reference_file):
+    reference = np.load(reference_file)
+    interpreter = _interpreter(tflite)
     together = _run(interpreter, reference["patches"])
     probabilities = 1.0 / (1.0 + np.exp(-together["tag_logits"].astype(np.float64)))
     # float32 weights: about 2e-6 from the original graph's probabilities, 1e-5 on the penultimate layer.
@@ -90,18 +97,31 @@ def test_litert_port_reproduces_the_original_graph():
     np.testing.assert_allclose(one["tag_logits"], together["tag_logits"][:1], rtol=0, atol=1e-5)
 
 
-def test_description_matches_the_file():
-    description = json.loads(DESCRIPTION.read_text())
+@pytest.mark.parametrize("tflite, description_file, checkpoint, first_tags", [
+    (TFLITE, DESCRIPTION, "MSD_musicnn", ["rock", "pop", "alternative"]),
+    (MTT_TFLITE, MTT_DESCRIPTION, "MTT_musicnn", ["guitar", "classical", "slow"]),
+], ids=["MSD_musicnn", "MTT_musicnn"])
+def test_description_matches_the_file(tflite, description_file, checkpoint, first_tags):
+    description = json.loads(description_file.read_text())
     assert PretrainedConfig.from_dict(description["front_end"]) == CONFIG
     assert description["patch_frames"] == CONFIG.patch_frames
-    assert len(description["tags"]) == 50 and description["tags"][:3] == ["rock", "pop", "alternative"]
+    assert len(description["tags"]) == 50 and description["tags"][:3] == first_tags
+    assert description["source"]["checkpoint"] == checkpoint
     assert description["source"]["licence"] == "ISC" and "Permission to use" in description["source"]["licence_notice"]
-    interpreter = _interpreter()
+    interpreter = _interpreter(tflite)
     details = interpreter.get_output_details()
     assert [output["name"] for output in description["outputs"]] == ["penultimate", "tag_logits"]
     assert [output["tensor"] for output in description["outputs"]] == [output["name"] for output in details]
     assert [output["shape"][-1] for output in description["outputs"]] == [int(output["shape"][-1]) for output in details]
     assert list(interpreter.get_input_details()[0]["shape_signature"]) == [-1, CONFIG.patch_frames, CONFIG.n_mels]
+
+
+def test_mtt_description_lists_the_magnatagatune_tags():
+    description = json.loads(MTT_DESCRIPTION.read_text())
+    assert description["name"] == "musicnn MTT tagger"
+    tags = description["tags"]
+    assert len(tags) == len(set(tags)) == 50
+    assert {"classical", "country", "metal", "pop", "rock", "techno"} <= set(tags)
 
 
 def test_serving_path_imports_no_tensorflow_or_librosa():

@@ -82,7 +82,7 @@ def tiny_gtzan(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_artifacts(tiny_gtzan, tmp_path_factory):
-    from core.learn.train import main
+    from core.learn.commands import train_main as main
 
     out = tmp_path_factory.mktemp("artifacts")
     assert main(["--data", str(tiny_gtzan), "--epochs", "2", "--out", str(out), "--no-leaky", "--no-cache"]) == 0
@@ -198,7 +198,7 @@ def test_verdict_is_never_chosen_with_a_head_refit_on_validation(tiny_artifacts,
     """The shipped head is refit on train+valid after the verdict is chosen: a later choice must refuse."""
     import shutil
 
-    from core.learn.train import main
+    from core.learn.commands import train_main as main
     from core.learn.verdict import write_verdict
 
     out = tmp_path / "artifacts"

@@ -664,9 +664,9 @@ def pipeline_html(steps: Sequence[str]) -> str:
 
 def accuracy_table(rows: Sequence[Mapping], clips: Mapping[str, int]) -> pd.DataFrame:
     """``core.serve.results.accuracy_rows`` as a table: one row per model and the verdict, a column per view (%)."""
-    from core.serve.results import VIEW_SHORT
+    from core.serve.results import VIEW_SHORT, column_title
 
-    columns = {key: f"{VIEW_SHORT[key]} ({clips[key]})" for key in VIEW_SHORT if key in clips}
+    columns = {key: column_title(key, clips[key]) for key in VIEW_SHORT if key in clips}
     return pd.DataFrame([{"model": row["model"], **{title: None if row.get(key) is None else 100 * row[key]
                                                      for key, title in columns.items()}} for row in rows],
                         columns=["model", *columns.values()])
@@ -679,6 +679,35 @@ def head_trials_table(trials: Sequence[Mapping]) -> pd.DataFrame:
              **{f"valid {view} (%)": 100 * value for view, value in trial["valid"].items()},
              "mean (%)": 100 * trial["mean"]} for trial in trials]
     return pd.DataFrame(rows).sort_values("mean (%)", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def describe_head_choice(choice: Mapping) -> str:
+    """A real-music head's settings in words (``core.learn.realhead.HeadChoice``)."""
+    reads = {"tags": "MSD tags", "penultimate": "MSD penultimate units", "both": "MSD tags and penultimate units"}
+    prior = {"none": "no tag prior", "pull": "pulled towards the genre tags", "anchor": "anchored on the genre tags"}
+    return (f"{reads.get(choice['features'], choice['features'].replace('+', ' + '))}, {prior[choice['prior']]}, "
+            f"L2 {choice['l2']:g}, a real clip = {choice['real_weight']:g} GTZAN clips, GTZAN {choice['gtzan_mix']}")
+
+
+def fold_choices_table(fold_choices: Mapping[str, Mapping]) -> pd.DataFrame:
+    """What each cross-validation fold chose without its own clips (``realworld_cv.fold_choices``)."""
+    rows = []
+    for fold, choice in sorted(fold_choices.items()):
+        rows.append({"fold": int(fold), "learned from folds": ", ".join(str(f) for f in choice["trained_on_folds"]),
+                     "transfer head": describe_head_choice(choice["head"]),
+                     "head, inner CV (%)": 100 * choice["head_inner_accuracy"],
+                     "verdict weights": ", ".join(f"{name} {weight:.1f}" for name, weight in choice["verdict_weights"].items()
+                                                  if weight),
+                     **{f"{name.upper()} epoch": epoch for name, epoch in choice["window_best_epochs"].items()}})
+    return pd.DataFrame(rows)
+
+
+def head_variants_table(variants: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Each family of transfer heads by nested grouped CV on the real recordings, best first."""
+    rows = [{"head family": name, "real world, nested CV (%)": 100 * result["oof_accuracy"], "clips": result["clips"]}
+            for name, result in variants.items()]
+    return pd.DataFrame(rows).sort_values("real world, nested CV (%)", ascending=False, kind="stable") \
+        .reset_index(drop=True)
 
 
 NOT_MEASURED = "not measured"

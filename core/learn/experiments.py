@@ -149,7 +149,7 @@ class Material:
 def load_material(data_dir: Path, quick: bool, needs_recordings: bool, seed: int = 0,
                   window_models: bool = True) -> Material:
     """The lists, the views to measure and, for the window models (``window_models``), the loaded splits."""
-    from core.learn.evaluate import default_realworld_dir
+    from core.learn.realworld import default_realworld_dir
     from core.learn.train import RECORDINGS_PER_CLIP, load_split, record_through_rooms
     from core.serve.inputs import Normalisation
 

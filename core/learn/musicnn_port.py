@@ -1,19 +1,24 @@
-"""The pretrained musicnn MSD tagger (Pons & Serra 2019) as a Keras 3 model and a LiteRT file.
+"""The pretrained musicnn taggers (Pons & Serra 2019) as Keras 3 models and LiteRT files.
 
 musicnn 0.1.0 (ISC licence) ships its networks as TensorFlow 1 checkpoints and builds them with
 ``tf.compat.v1.layers``, which TensorFlow 2.16 and later no longer provide next to Keras 3. This
-module rebuilds the MSD-trained musicnn (``MSD_musicnn``: 50 Million Song Dataset tags) as a Keras 3
-functional model, loads every variable of the checkpoint into it, checks it against the original
-TensorFlow 1 graph, and exports what serving needs to ``artifacts/musicnn.tflite``::
+module rebuilds the MSD-trained musicnn (``MSD_musicnn``: 50 Million Song Dataset tags), or the
+MagnaTagATune-trained one of the same architecture and input (``MTT_musicnn``: 50 MagnaTagATune tags),
+as a Keras 3 functional model, loads every variable of the checkpoint into it, checks it against the
+original TensorFlow 1 graph, and exports what serving needs to LiteRT::
 
-    python -m core.musicnn_port [--out artifacts] [--data ../shared/data/gtzan] [--musicnn DIR]
+    python -m core.musicnn_port [--checkpoint MSD_musicnn|MTT_musicnn] [--out artifacts]
+                                [--data ../shared/data/gtzan] [--musicnn DIR]
 
-It writes ``musicnn.tflite`` (input ``log_mel``: patches x 187 frames x 96 mel bands, any number of
-patches; outputs ``tag_logits`` and ``penultimate``, see below),
-``musicnn.json`` (source, licence, tag names, front-end settings, outputs, verification figures),
-``musicnn_trunk.weights.h5`` (the Keras port's weights: ``build_musicnn().load_weights(path)``,
-so training needs neither the wheel nor TensorFlow 1 checkpoints) and the test fixture
-``tests/data/musicnn_reference.npz`` (three patches and the original graph's outputs on them).
+For ``MSD_musicnn`` (the default, the tagger genre-lab serves) it writes ``musicnn.tflite`` (input
+``log_mel``: patches x 187 frames x 96 mel bands, any number of patches; outputs ``tag_logits`` and
+``penultimate``, see below), ``musicnn.json`` (source, licence, tag names, front-end settings,
+outputs, verification figures), ``musicnn_trunk.weights.h5`` (the Keras port's weights:
+``build_musicnn().load_weights(path)``, so training needs neither the wheel nor TensorFlow 1
+checkpoints) and the test fixture ``tests/data/musicnn_reference.npz`` (three patches and the
+original graph's outputs on them). For ``MTT_musicnn`` the same files are ``musicnn_mtt.tflite``,
+``musicnn_mtt.json``, ``musicnn_mtt_trunk.weights.h5`` and ``tests/data/musicnn_mtt_reference.npz``
+(``PORTS``); nothing serves that tagger yet.
 
 The wheel comes from ``ensure_wheel``: an unpacked copy in ``$GENRE_LAB_MUSICNN``, in ``../musicnn``
 beside the repository or in ``~/.cache/genre-lab/musicnn``, else ``pip download`` into that cache.
@@ -21,11 +26,11 @@ The reference is the graph the authors saved with the checkpoint (its ``.meta`` 
 1.12), imported into its own ``tf.Graph`` and run in graph mode with ``is_training`` false; it is
 the graph the wheel's ``models.build_musicnn`` builds, op for op, and needs no ``tf.compat.v1.layers``.
 
-The LiteRT file's outputs, in ``get_output_details()`` order: 0 ``penultimate`` (patches x 200,
+Each LiteRT file's outputs, in ``get_output_details()`` order: 0 ``penultimate`` (patches x 200,
 tensor ``StatefulPartitionedCall_1:0``), 1 ``tag_logits`` (patches x 50, before the sigmoid,
 ``StatefulPartitionedCall_1:1``). Order and tensor names are the converter's choice, so readers
 find the outputs by signature name (``get_signature_runner("serving_default")``) or by width
-(``litert_outputs``); ``musicnn.json`` records both.
+(``litert_outputs``); its JSON file records both.
 
 Weights stay float32: float16 weights halve the file (1.6 MB instead of 3.2 MB) but move the tag
 probabilities by up to 2e-3 (logits by 0.02, the penultimate layer by 0.011) for no measurable
@@ -43,20 +48,45 @@ import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from core.serve.artifacts import ARTIFACTS_DIR, ROOT, TAGGER_DESCRIPTION_FILE, TAGGER_FILE, TRUNK_WEIGHTS_FILE
+from core.serve.artifacts import (ARTIFACTS_DIR, MTT_TAGGER_DESCRIPTION_FILE, MTT_TAGGER_FILE, MTT_TRUNK_WEIGHTS_FILE,
+                                  ROOT, TAGGER_DESCRIPTION_FILE, TAGGER_FILE, TRUNK_WEIGHTS_FILE)
 from core.serve.config import PretrainedConfig
 
 MUSICNN_ENV = "GENRE_LAB_MUSICNN"
 MUSICNN_VERSION = "0.1.0"
 WHEEL = f"musicnn-{MUSICNN_VERSION}-py3-none-any.whl"
-CHECKPOINT = "MSD_musicnn"
 DEFAULT_CACHE = Path.home() / ".cache" / "genre-lab" / "musicnn"
 SIBLING_COPY = ROOT.parent / "musicnn"
-FIXTURE = ROOT / "tests" / "data" / "musicnn_reference.npz"
+
+
+@dataclass(frozen=True)
+class Port:
+    """One checkpoint of the wheel and where its port goes."""
+
+    checkpoint: str            # its folder in the wheel (``musicnn/<checkpoint>/``)
+    labels: str                # the list of its tag names in the wheel's ``configuration.py``
+    name: str                  # "name" in the description
+    model_name: str            # the Keras model's name
+    tagger_file: str           # in ``--out``
+    description_file: str
+    trunk_weights_file: str
+    fixture: Path
+
+
+PORTS = {port.checkpoint: port for port in (
+    Port("MSD_musicnn", "MSD_LABELS", "musicnn MSD tagger", "musicnn_msd", TAGGER_FILE, TAGGER_DESCRIPTION_FILE,
+         TRUNK_WEIGHTS_FILE, ROOT / "tests" / "data" / "musicnn_reference.npz"),
+    Port("MTT_musicnn", "MTT_LABELS", "musicnn MTT tagger", "musicnn_mtt", MTT_TAGGER_FILE, MTT_TAGGER_DESCRIPTION_FILE,
+         MTT_TRUNK_WEIGHTS_FILE, ROOT / "tests" / "data" / "musicnn_mtt_reference.npz"),
+)}
+CHECKPOINT = "MSD_musicnn"        # the tagger genre-lab serves
+FIXTURE = PORTS[CHECKPOINT].fixture
+MTT_FIXTURE = PORTS["MTT_musicnn"].fixture
 
 SOURCE = {
     "package": "musicnn", "version": MUSICNN_VERSION, "wheel": WHEEL, "checkpoint": CHECKPOINT,
@@ -65,7 +95,7 @@ SOURCE = {
              "ISMIR 2019 late-breaking/demo",
 }
 
-# Architecture of MSD_musicnn (models.build_musicnn with num_filt_midend=64, num_units_backend=200).
+# Architecture of MSD_musicnn and MTT_musicnn (models.build_musicnn with num_filt_midend=64, num_units_backend=200).
 N_TAGS = 50
 TIMBRAL_FILTERS = 204             # int(1.6 * 128)
 TEMPORAL_FILTERS = 51             # int(1.6 * 32)
@@ -119,12 +149,13 @@ REFERENCE_CLIPS = ("blues/blues.00000.mp3", "jazz/jazz.00000.mp3")
 
 
 # ----------------------------------------------------------------------------- the wheel
-def _unpacked(folder: Path) -> Path:
-    return folder / "wheel" / "musicnn" / CHECKPOINT
+def _unpacked(folder: Path, checkpoint: str) -> Path:
+    return folder / "wheel" / "musicnn" / checkpoint
 
 
-def ensure_wheel(cache_dir: str | Path | None = None) -> Path:
-    """The ``MSD_musicnn`` checkpoint folder of an unpacked musicnn 0.1.0 wheel, fetched if needed.
+def ensure_wheel(cache_dir: str | Path | None = None, checkpoint: str = CHECKPOINT) -> Path:
+    """The ``checkpoint`` folder (``MSD_musicnn``, ``MTT_musicnn``) of an unpacked musicnn 0.1.0 wheel,
+    fetched if needed.
 
     A folder holds the wheel file and its unpacked copy under ``wheel/``. It is ``cache_dir`` when
     given, else ``$GENRE_LAB_MUSICNN``, else ``../musicnn`` beside the repository when that has an
@@ -134,11 +165,11 @@ def ensure_wheel(cache_dir: str | Path | None = None) -> Path:
     if cache_dir is None and os.environ.get(MUSICNN_ENV):
         cache_dir = os.environ[MUSICNN_ENV]
     if cache_dir is None:
-        cache_dir = SIBLING_COPY if _unpacked(SIBLING_COPY).is_dir() else DEFAULT_CACHE
+        cache_dir = SIBLING_COPY if _unpacked(SIBLING_COPY, checkpoint).is_dir() else DEFAULT_CACHE
     folder = Path(cache_dir).expanduser()
-    checkpoint = _unpacked(folder)
-    if (checkpoint / ".index").is_file():
-        return checkpoint
+    unpacked = _unpacked(folder, checkpoint)
+    if (unpacked / ".index").is_file():
+        return unpacked
     wheel = folder / WHEEL
     if not wheel.is_file():
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,7 +177,7 @@ def ensure_wheel(cache_dir: str | Path | None = None) -> Path:
                         "--dest", str(folder), f"musicnn=={MUSICNN_VERSION}"], check=True)
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(folder / "wheel")
-    return checkpoint
+    return unpacked
 
 
 def read_checkpoint(folder: str | Path) -> dict[str, np.ndarray]:
@@ -163,13 +194,15 @@ def read_checkpoint(folder: str | Path) -> dict[str, np.ndarray]:
             if not name.endswith(OPTIMIZER_SUFFIXES) and name not in OPTIMIZER_VARIABLES}
 
 
-def msd_tags(checkpoint: Path) -> list[str]:
-    """The 50 MSD tag names in output order: ``MSD_LABELS`` of the wheel's ``configuration.py``."""
+def checkpoint_tags(checkpoint: Path) -> list[str]:
+    """The 50 tag names of a checkpoint folder in output order: its ``labels`` list (``MSD_LABELS``,
+    ``MTT_LABELS``) in the wheel's ``configuration.py``."""
+    labels = PORTS[checkpoint.name].labels
     tree = ast.parse((checkpoint.parent / "configuration.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "MSD_LABELS" for target in node.targets):
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == labels for target in node.targets):
             return list(ast.literal_eval(node.value))
-    raise ValueError(f"no MSD_LABELS in {checkpoint.parent / 'configuration.py'}")
+    raise ValueError(f"no {labels} in {checkpoint.parent / 'configuration.py'}")
 
 
 def licence_notice(checkpoint: Path) -> str:
@@ -218,8 +251,10 @@ def _midend_layer(features, name: str):
     return _batch_norm(f"{name}_bn")(conv)
 
 
-def build_musicnn(patch_frames: int = PretrainedConfig.patch_frames, n_mels: int = PretrainedConfig.n_mels):
-    """MSD_musicnn in inference mode as a Keras 3 functional model (weights not loaded).
+def build_musicnn(patch_frames: int = PretrainedConfig.patch_frames, n_mels: int = PretrainedConfig.n_mels,
+                  name: str = PORTS[CHECKPOINT].model_name):
+    """musicnn (MSD_musicnn or MTT_musicnn, the same network) in inference mode as a Keras 3 functional
+    model called ``name`` (weights not loaded).
 
     Input ``log_mel`` (batch, patch_frames, n_mels) float32; outputs a dict: ``tag_logits`` (50,
     before the sigmoid), ``penultimate`` (200, the batch-normalised dense layer), ``mean_pool`` and
@@ -256,7 +291,7 @@ def build_musicnn(patch_frames: int = PretrainedConfig.patch_frames, n_mels: int
     penultimate = _batch_norm("penultimate")(dense)
     logits = keras.layers.Dense(N_TAGS, name="tag_logits")(penultimate)
     outputs = {"tag_logits": logits, "penultimate": penultimate, "mean_pool": mean_pool, "max_pool": max_pool}
-    return keras.Model(log_mel, outputs, name="musicnn_msd")
+    return keras.Model(log_mel, outputs, name=name)
 
 
 def load_checkpoint_weights(model, variables: dict[str, np.ndarray]) -> None:
@@ -291,7 +326,7 @@ def serving_model(port):
     """The port with only what serving reads: ``tag_logits`` and ``penultimate``."""
     import keras
 
-    return keras.Model(port.input, {name: port.output[name] for name in TFLITE_OUTPUTS}, name="musicnn_msd_serving")
+    return keras.Model(port.input, {name: port.output[name] for name in TFLITE_OUTPUTS}, name=f"{port.name}_serving")
 
 
 # ----------------------------------------------------------------------------- the original graph
@@ -412,14 +447,18 @@ def output_order(path: Path) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- command
-def export(out: Path, data_dir: Path, musicnn_dir: str | None, weights: str, fixture: Path) -> dict:
-    """Build, verify and export the port; return what was written to ``musicnn.json``."""
+def export(out: Path, data_dir: Path, musicnn_dir: str | None, weights: str, fixture: Path | None = None,
+           checkpoint_name: str = CHECKPOINT) -> dict:
+    """Build, verify and export the port of ``checkpoint_name`` (a key of ``PORTS``) to the files
+    ``PORTS`` names; ``fixture`` None is its own. Return what was written to its JSON description."""
     import keras
     from ai_edge_litert.interpreter import Interpreter
 
+    spec = PORTS[checkpoint_name]
+    fixture = spec.fixture if fixture is None else fixture
     config = PretrainedConfig()
-    checkpoint = ensure_wheel(musicnn_dir)
-    port = build_musicnn(config.patch_frames, config.n_mels)
+    checkpoint = ensure_wheel(musicnn_dir, checkpoint_name)
+    port = build_musicnn(config.patch_frames, config.n_mels, spec.model_name)
     load_checkpoint_weights(port, read_checkpoint(checkpoint))
 
     batch, labels = reference_patches(data_dir, config)
@@ -430,14 +469,14 @@ def export(out: Path, data_dir: Path, musicnn_dir: str | None, weights: str, fix
                                     TOLERANCE["float32"])
 
     out.mkdir(parents=True, exist_ok=True)
-    trunk = out / TRUNK_WEIGHTS_FILE
+    trunk = out / spec.trunk_weights_file
     port.save_weights(trunk)
-    reloaded = build_musicnn(config.patch_frames, config.n_mels)
+    reloaded = build_musicnn(config.patch_frames, config.n_mels, spec.model_name)
     reloaded.load_weights(trunk)
     check_close(f"Keras port reloaded from {trunk.name}", {name: keras.ops.convert_to_numpy(value) for name, value
                                                           in reloaded(batch, training=False).items()}, keras_outputs, 0.0)
 
-    tflite = to_litert(serving_model(port), out / TAGGER_FILE, weights)
+    tflite = to_litert(serving_model(port), out / spec.tagger_file, weights)
     interpreter = Interpreter(model_path=str(tflite), num_threads=2)
     interpreter.allocate_tensors()
     litert = with_probabilities(_concatenate([litert_outputs(interpreter, batch[start:start + MAX_PATCHES])
@@ -456,9 +495,9 @@ def export(out: Path, data_dir: Path, musicnn_dir: str | None, weights: str, fix
     np.savez_compressed(fixture, patches=batch[chosen], labels=np.array([labels[index] for index in chosen]),
                         **{name: original[name][chosen] for name in ("tag_probabilities", "penultimate")})
     description = {
-        "name": "musicnn MSD tagger",
-        "source": {**SOURCE, "licence_notice": licence_notice(checkpoint)},
-        "tags": msd_tags(checkpoint),
+        "name": spec.name,
+        "source": {**SOURCE, "checkpoint": checkpoint_name, "licence_notice": licence_notice(checkpoint)},
+        "tags": checkpoint_tags(checkpoint),
         "patch_frames": config.patch_frames,
         "front_end": config.to_dict(),
         "input": {"name": TFLITE_INPUT, "shape": [-1, config.patch_frames, config.n_mels], "dtype": "float32"},
@@ -469,7 +508,7 @@ def export(out: Path, data_dir: Path, musicnn_dir: str | None, weights: str, fix
             "keras_vs_original_max_abs": keras_vs_original, "litert_vs_original_max_abs": litert_vs_original,
         },
     }
-    (out / TAGGER_DESCRIPTION_FILE).write_text(json.dumps(description, indent=2) + "\n")
+    (out / spec.description_file).write_text(json.dumps(description, indent=2) + "\n")
     return description
 
 
@@ -477,15 +516,20 @@ def main(argv: list[str] | None = None) -> int:
     from core.learn.gtzan import default_data_dir
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", choices=tuple(PORTS), default=CHECKPOINT,
+                        help=f"which of the wheel's musicnn checkpoints to port (default: {CHECKPOINT}, the served "
+                             "tagger; MTT_musicnn writes musicnn_mtt.*)")
     parser.add_argument("--out", type=Path, default=ARTIFACTS_DIR, help="artifacts folder (default: artifacts/)")
     parser.add_argument("--data", type=Path, default=default_data_dir(),
                         help="GTZAN folder with the reference clips (default: $GENRE_LAB_DATA or ../shared/data/gtzan)")
     parser.add_argument("--musicnn", default=None, help=f"folder with the musicnn wheel (default: ${MUSICNN_ENV}, "
                                                         f"../musicnn or {DEFAULT_CACHE})")
     parser.add_argument("--weights", choices=("float32", "float16"), default="float32", help="LiteRT weight type")
-    parser.add_argument("--fixture", type=Path, default=FIXTURE, help="where the test fixture goes")
+    parser.add_argument("--fixture", type=Path, default=None,
+                        help=f"where the test fixture goes (default: {FIXTURE.relative_to(ROOT)} or "
+                             f"{MTT_FIXTURE.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     if args.data is None:
         parser.error("no GTZAN folder: pass --data or set GENRE_LAB_DATA")
-    export(args.out, args.data, args.musicnn, args.weights, args.fixture)
+    export(args.out, args.data, args.musicnn, args.weights, args.fixture, args.checkpoint)
     return 0

@@ -1,7 +1,5 @@
-"""Train the CNN, the LSTM and the feature baseline, export them and evaluate them.
-
-    python -m core.train [--data DIR] [--split filtered|random] [--models cnn lstm baseline]
-                         [--epochs N] [--seed S] [--out artifacts]
+"""The GTZAN stage of ``python -m core.train`` (``core.learn.pipeline``): train the CNN, the LSTM, the
+feature baseline and the transfer head on GTZAN, export them and choose the verdict.
 
 Every choice is made on the validation list: early stopping and model selection watch the
 validation clips only. The test list is read once, at the end, by ``core.learn.evaluate``. Everything the
@@ -10,11 +8,9 @@ app shows about training is written here into ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,11 +19,10 @@ import numpy as np
 
 from core.learn import gtzan
 from core.serve.config import GENRES, FeatureConfig
-from core.serve.artifacts import (ARTIFACTS_DIR, FEATURE_CONFIG_FILE, LEAKY_FILE, NORMALISATION_FILE,
-                                  TRAINING_FILE)
+from core.serve.artifacts import (FEATURE_CONFIG_FILE, GTZAN_STAGE_FILE, LEAKY_FILE,
+                                  NORMALISATION_FILE, TRAINING_FILE)
 from core.serve.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
-from core.learn.models import KERAS_MODELS, TrainingSettings, build_baseline, build_cnn, build_lstm
-from core.learn.verdict import check_head_not_refit
+from core.learn.models import TrainingSettings, build_baseline, build_cnn, build_lstm
 from core.serve.representation import levels_to_db, unit_levels
 
 LEAKY_MAX_EPOCHS = 20
@@ -464,6 +459,8 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
             model, history, best = train_window_model(name, train, valid, norm, config, settings[name], seed)
         seconds = time.perf_counter() - started
         model.save(out / f"{name}.keras")
+        if name in ("cnn", "lstm"):    # the GTZAN-only network every real-music fine-tuning starts from
+            model.save(out / GTZAN_STAGE_FILE.format(name))
         export_model(name, model, out)
         summary["models"][name] = {
             "settings": dataclasses.asdict(settings[name]),
@@ -492,40 +489,3 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
         results = leaky_experiment(everything, norm, config, settings, seed, models)
         (out / LEAKY_FILE).write_text(json.dumps(results, indent=1) + "\n")
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=gtzan.default_data_dir(),
-                        help="GTZAN folder: images_original/ and features_30_sec.csv, or <genre>/<clip> audio")
-    parser.add_argument("--split", choices=("filtered", "random"), default="filtered",
-                        help="fault-filtered artist-conditional lists (default) or a random track-level split")
-    parser.add_argument("--models", nargs="+", choices=KERAS_MODELS + ("musicnn",), default=list(KERAS_MODELS) + ["musicnn"])
-    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: per model)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ARTIFACTS_DIR)
-    parser.add_argument("--no-leaky", action="store_true", help="skip the leaky random-segment experiment")
-    parser.add_argument("--no-evaluate", action="store_true", help="skip the test-list evaluation")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="compute the transfer model's tagger outputs afresh and keep them only in memory")
-    args = parser.parse_args(argv)
-    if args.data is None or not Path(args.data).is_dir():
-        parser.error("no data folder: pass --data DIR or set GENRE_LAB_DATA")
-    if "musicnn" not in args.models:   # the verdict is chosen at the end: say so before training, not after
-        try:
-            check_head_not_refit(args.out)
-        except ValueError as error:
-            parser.error(str(error))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from core.learn.transfer import CACHE_DIR
-
-    train_all(args.data, args.out, args.models, args.split, args.seed, args.epochs, not args.no_leaky,
-              transfer_cache=None if args.no_cache else CACHE_DIR)
-    if not args.no_evaluate:
-        from core.learn.evaluate import write_evaluation
-
-        write_evaluation(args.out, args.data, args.split, args.seed)
-    from core.learn.report import write_model_card
-
-    write_model_card(args.out)
-    return 0

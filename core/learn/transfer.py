@@ -146,19 +146,22 @@ def prior_weights(tags: list[str], n_features: int, strength: float) -> np.ndarr
 
 
 def fit_head(x: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray, prior: np.ndarray,
-             l2: float) -> tuple[np.ndarray, np.ndarray]:
+             l2: float, offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Weighted multinomial logistic regression with an L2 pull towards ``prior`` (L-BFGS).
 
-    ``x`` is standardised; returns weights (genres x features) and biases (genres,).
+    ``x`` is standardised; ``offset`` (rows x genres), when given, is a fixed part of every logit
+    (a tag-anchored head learns only the correction to it). Returns weights (genres x features) and
+    biases (genres,).
     """
     n_classes, n_features = prior.shape
     targets = np.eye(n_classes)[labels]
     weight = sample_weight / sample_weight.sum()
+    fixed = 0.0 if offset is None else offset
 
     def loss(theta):
         w = theta[:n_classes * n_features].reshape(n_classes, n_features)
         b = theta[n_classes * n_features:]
-        p = softmax(x @ w.T + b)
+        p = softmax(x @ w.T + b + fixed)
         value = -np.sum(weight * np.log(np.maximum(p[np.arange(len(labels)), labels], 1e-12)))
         value += l2 * np.sum((w - prior) ** 2)
         residual = (p - targets) * weight[:, None]

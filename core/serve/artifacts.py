@@ -27,7 +27,14 @@ LEAKY_FILE = "leaky_split.json"
 BENCHMARK_FILE = "benchmark.json"
 EXPERIMENTS_FILE = "experiments.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
+GTZAN_STAGE_FILE = "{}.gtzan.keras"   # CNN / LSTM trained on GTZAN alone: where real-music fine-tuning starts
 TRUNK_WEIGHTS_FILE = "musicnn_trunk.weights.h5"   # the Keras port of the tagger (learning side only)
+# musicnn's MagnaTagATune tagger (python -m core.musicnn_port --checkpoint MTT_musicnn): ported, not served.
+MTT_TAGGER_FILE = "musicnn_mtt.tflite"
+MTT_TAGGER_DESCRIPTION_FILE = "musicnn_mtt.json"
+MTT_TRUNK_WEIGHTS_FILE = "musicnn_mtt_trunk.weights.h5"
+# LiteRT files in ``artifacts/`` that no served model reads, so they decide no answer.
+UNSERVED_FILES = (MTT_TAGGER_FILE,)
 EXAMPLES_DIR = ARTIFACTS_DIR / "examples"
 # The artifacts besides the *.tflite models that decide a clip's answers, when present.
 STAMP_FILES = (FEATURE_CONFIG_FILE, NORMALISATION_FILE, HEAD_FILE, VERDICT_FILE)
@@ -78,9 +85,11 @@ def sha256(path: Path) -> str:
 
 
 def stamp_paths(folder: str | Path = ARTIFACTS_DIR) -> list[Path]:
-    """The artifacts that decide the classifier's answers: every ``*.tflite`` and ``STAMP_FILES``, if present."""
+    """The artifacts that decide the classifier's answers: every ``*.tflite`` but ``UNSERVED_FILES``, and
+    ``STAMP_FILES``, if present."""
     folder = Path(folder)
-    paths = sorted(folder.glob("*.tflite")) + [folder / name for name in STAMP_FILES]
+    served = [path for path in folder.glob("*.tflite") if path.name not in UNSERVED_FILES]
+    paths = sorted(served) + [folder / name for name in STAMP_FILES]
     return [path for path in paths if path.is_file()]
 
 

@@ -37,7 +37,7 @@ class ModelPrediction:
 
     model: str
     genre: str
-    probabilities: np.ndarray          # (10,) mean of the window probabilities
+    probabilities: np.ndarray          # (10,) the clip's: the windows' mean (the transfer head may pool its own way)
     window_probabilities: np.ndarray   # (windows, 10)
     window_starts_s: np.ndarray        # (windows,) start of each window in the clip
     window_seconds: float              # length of one window
@@ -169,13 +169,14 @@ class GenreClassifier:
             elif name == "musicnn":
                 if pretrained_inputs is None:
                     continue
-                window_probabilities, starts = self._transfer_model(pretrained_inputs, unit_starts_s)
+                window_probabilities, starts, probabilities = self._transfer_model(pretrained_inputs, unit_starts_s)
                 window_seconds = self.pretrained_config.patch_frames * self.pretrained_config.hop_length \
                     / self.pretrained_config.sample_rate
             else:
                 window_probabilities, starts = self._window_model(name, levels, unit_starts_s)
                 window_seconds = self.config.window_seconds
-            probabilities = window_probabilities.mean(axis=0)
+            if name != "musicnn":
+                probabilities = window_probabilities.mean(axis=0)
             predictions[name] = ModelPrediction(
                 model=name, genre=GENRES[int(probabilities.argmax())], probabilities=probabilities,
                 window_probabilities=window_probabilities, window_starts_s=starts,
@@ -199,7 +200,11 @@ class GenreClassifier:
         )
 
     def _transfer_model(self, pretrained_inputs: list[np.ndarray], unit_starts_s: list[float]):
-        """musicnn's tags for evenly spread 3 s patches of every unit, then the genre head."""
+        """musicnn's tags for evenly spread 3 s patches of every unit, then the genre head.
+
+        Returns each patch's probabilities, the patches' start times and the clip's probabilities (the
+        head's pooling says whether those average the patches' answers or read the mean tagger outputs).
+        """
         config, head = self.pretrained_config, self.transfer_head
         frame_s = config.hop_length / config.sample_rate
         full_unit_frames = self.config.unit_samples / self.config.sample_rate / frame_s
@@ -225,7 +230,9 @@ class GenreClassifier:
                 part_tags, part_penultimate = tagger_outputs(interpreter, batch[start:start + TAGGER_BATCH])
                 tags.append(part_tags)
                 penultimate.append(part_penultimate)
-        return head.probabilities(np.concatenate(tags), np.concatenate(penultimate)), np.concatenate(starts)
+        tags, penultimate = np.concatenate(tags), np.concatenate(penultimate)
+        return (head.probabilities(tags, penultimate), np.concatenate(starts),
+                head.clip_probabilities(tags, penultimate))
 
     def _window_model(self, name: str, levels: list[np.ndarray], unit_starts_s: list[float]):
         windows, starts = [], []

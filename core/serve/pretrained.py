@@ -26,6 +26,12 @@ class HeadSettings:
     prior_strength: float = 1.0       # weight of a genre's own tags in the prior
     patches_per_unit: int = 10        # 3 s patches spread over each 30 s unit at serving time
     level_db: float | None = None     # the level every input is brought to (None: as recorded)
+    # "patches": the clip's answer averages every patch's probabilities; "clip": the head reads the
+    # clip's mean tagger outputs (what a head trained on whole clips, real recordings among them, saw).
+    pooling: str = "patches"
+    # Tag-anchored heads: each genre's logit gets ``anchor`` times the mean raw logit of the MSD tags
+    # that name it (``anchor_weights``), a fixed part that training cannot wash out.
+    anchor: float = 0.0
 
 
 def feature_matrix(tag_logits: np.ndarray, penultimate: np.ndarray, which: str) -> np.ndarray:
@@ -50,22 +56,40 @@ class TransferHead:
     weights: np.ndarray
     bias: np.ndarray
     extra: dict = dataclasses.field(default_factory=dict)   # calibration and training record
+    anchor_weights: np.ndarray | None = None   # (genres x 50 tags) applied to raw tag logits, tag-anchored heads
+
+    def logits(self, tag_logits: np.ndarray, penultimate: np.ndarray) -> np.ndarray:
+        """Genre logits of each row of tagger outputs: the learned part plus the fixed tag anchor."""
+        x = (feature_matrix(tag_logits, penultimate, self.settings.features) - self.mean) / self.std
+        logits = x @ self.weights.T + self.bias
+        if self.anchor_weights is not None and self.settings.anchor:
+            logits = logits + self.settings.anchor * (np.asarray(tag_logits) @ self.anchor_weights.T)
+        return logits
 
     def probabilities(self, tag_logits: np.ndarray, penultimate: np.ndarray) -> np.ndarray:
         """Genre probabilities of each patch, (patches x 10)."""
-        x = (feature_matrix(tag_logits, penultimate, self.settings.features) - self.mean) / self.std
-        return softmax(x @ self.weights.T + self.bias)
+        return softmax(self.logits(tag_logits, penultimate))
+
+    def clip_probabilities(self, tag_logits: np.ndarray, penultimate: np.ndarray) -> np.ndarray:
+        """The clip's genre probabilities (10,) from all its patches, as the head was trained to pool them."""
+        if self.settings.pooling == "clip":
+            return softmax(self.logits(tag_logits.mean(axis=0, keepdims=True),
+                                       penultimate.mean(axis=0, keepdims=True)))[0]
+        return self.probabilities(tag_logits, penultimate).mean(axis=0)
 
     def save(self, path: str | Path) -> None:
+        anchor = {} if self.anchor_weights is None else {"anchor_weights": self.anchor_weights.tolist()}
         Path(path).write_text(json.dumps({
             "settings": dataclasses.asdict(self.settings), "mean": self.mean.tolist(), "std": self.std.tolist(),
-            "weights": self.weights.tolist(), "bias": self.bias.tolist(), **self.extra}, indent=1) + "\n")
+            "weights": self.weights.tolist(), "bias": self.bias.tolist(), **anchor, **self.extra}, indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "TransferHead":
         values = json.loads(Path(path).read_text())
         arrays = {name: np.asarray(values.pop(name), dtype=np.float64) for name in ("mean", "std", "weights", "bias")}
-        return cls(settings=HeadSettings(**values.pop("settings")), extra=values, **arrays)
+        anchor = values.pop("anchor_weights", None)
+        return cls(settings=HeadSettings(**values.pop("settings")), extra=values,
+                   anchor_weights=None if anchor is None else np.asarray(anchor, dtype=np.float64), **arrays)
 
 
 def tagger_outputs(interpreter, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
