@@ -4,7 +4,8 @@ import streamlit as st
 
 from core.serve import artifacts, results
 from core.app.figures import (
-    accuracy_table, benchmark_table, comparison_table, highlight_ours, protocol_figure, protocol_table, tradeoff_table,
+    accuracy_table, benchmark_table, comparison_table, highlight_ours, protocol_figure, protocol_table, realworld_genre_frame,
+    tradeoff_table,
 )
 from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
 
@@ -103,7 +104,14 @@ if rows:
         if column != "model"})
     st.caption(results.view_notes(artifacts_dir())[0] + " The microphone column plays each MP3 through a simulated "
                "small speaker, room and microphone (`core/learn/capture.py`, fixed rooms), as when a class records music "
-               "from a laptop. The real-world recordings (production-library, Creative Commons, public-domain and "
-               "game music) have no pop and one rock clip, so their per-genre figures are anecdotes.")
+               "from a laptop. The real recordings (Magnatune releases, production-library, Creative Commons, "
+               "public-domain and game music) are a user's music: never GTZAN. Their column is the product's honest "
+               "real-world figure.")
+    genres = results.realworld_per_genre(artifacts_dir())
+    if genres:
+        st.dataframe(realworld_genre_frame(genres), hide_index=True,
+                     column_config={"combined verdict right (%)": st.column_config.NumberColumn(format="%.0f")})
+        st.caption("The combined verdict on the real recordings, per genre, cross-validated. Genres with fewer than "
+                   "five clips are anecdotes; the twelve disco clips are one album, so no fold learned disco from them.")
 else:
     missing("Accuracy beyond the test images", artifacts.EVALUATION_FILE)

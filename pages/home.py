@@ -43,7 +43,8 @@ if scores:
     rows, clips = results.accuracy_rows(artifacts_dir()), results.view_clips(artifacts_dir())
     if len(clips) > 1:
         st.caption("And beyond GTZAN's test images (clip accuracy, %): MP3 files, the same music recorded through a "
-                   "simulated speaker and microphone, and real recordings from outside GTZAN.")
+                   "simulated speaker and microphone, and real recordings from outside GTZAN, each predicted by "
+                   "models that never heard its artist (grouped cross-validation): the figure closest to your music.")
         st.dataframe(accuracy_table(rows, clips), hide_index=True, column_config={
             column: st.column_config.NumberColumn(format="%.1f") for column in accuracy_table(rows, clips).columns
             if column != "model"})

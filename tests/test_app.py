@@ -294,7 +294,7 @@ def test_classify_puts_the_combined_verdict_first(classifier):
     assert verdicts[0].delta == f"{expected.verdict.confidence:.0%} sure"
     headers = [header.value for header in at.header]
     assert headers.index("Verdict") < headers.index("What each model says")
-    assert "weights chosen on the validation list" in texts(at)
+    assert "weights chosen on GTZAN's validation list" in texts(at)
 
 
 def test_classify_an_uploaded_file(classifier):

@@ -74,8 +74,13 @@ def test_fold_predictions_come_from_heads_that_never_saw_the_fold(synthetic, mon
         return fit(gtzan_rows, real_rows, *args, **kwargs)
 
     monkeypatch.setattr(realhead, "fit_clip_head", recording)
-    rows, _ = realhead.fold_predictions(gtzan, real, folds, realhead.HeadChoice(), TAGS, within=[1, 2, 3, 4])
+    heads = realhead.FoldHeads(gtzan, real, folds, TAGS)
+    rows = np.concatenate([heads.predict(realhead.HeadChoice(), [f for f in [1, 2, 3, 4] if f != fold], fold)[0]
+                           for fold in [1, 2, 3, 4]])
+    heads.accuracy(realhead.HeadChoice(), [1, 2, 3, 4])           # the same fits again: remembered, not refitted
     assert len(seen) == 4
+    with pytest.raises(AssertionError, match="never predicted"):
+        heads.predict(realhead.HeadChoice(), [0, 1], 1)
     for fold, trained_on in zip([1, 2, 3, 4], seen):
         assert not trained_on & set(real.clips[folds == fold])        # never its own fold
         assert not trained_on & set(real.clips[folds == 0])           # never the held-out outer fold
@@ -88,8 +93,8 @@ def test_the_inner_choice_does_not_read_the_outer_fold(synthetic):
                               mixes=("audio and images",))
     scrambled = realhead.ClipRows(dict(real.outputs), real.clips, real.kinds, real.labels.copy())
     scrambled.labels[folds == 0] = (scrambled.labels[folds == 0] + 3) % len(GENRES)   # fold 0 relabelled
-    choice, trials = realhead.inner_choice(gtzan, real, folds, grid, TAGS, within=[1, 2, 3, 4])
-    choice_scrambled, trials_scrambled = realhead.inner_choice(gtzan, scrambled, folds, grid, TAGS, within=[1, 2, 3, 4])
+    choice, trials = realhead.FoldHeads(gtzan, real, folds, TAGS).choose(grid, within=[1, 2, 3, 4])
+    choice_scrambled, trials_scrambled = realhead.FoldHeads(gtzan, scrambled, folds, TAGS).choose(grid, within=[1, 2, 3, 4])
     assert choice == choice_scrambled and trials == trials_scrambled
 
 
@@ -103,8 +108,8 @@ def test_nested_cv_learns_real_music_that_gtzan_alone_cannot_teach():
                              real.labels)
     folds = np.array([int(clip[-1]) % 5 for clip in real.clips])
     grid = [realhead.HeadChoice(features="tags", prior="none", real_weight=weight) for weight in (0.0, 4.0)]
-    gtzan_only = realhead.nested_head_cv(gtzan, real, folds, grid[:1], TAGS)
-    with_real = realhead.nested_head_cv(gtzan, real, folds, grid, TAGS)
+    gtzan_only = realhead.FoldHeads(gtzan, real, folds, TAGS).nested(grid[:1])
+    with_real = realhead.FoldHeads(gtzan, real, folds, TAGS).nested(grid)
     assert with_real["oof_accuracy"] > gtzan_only["oof_accuracy"] + 0.3
     assert with_real["clips"] == 60 and set(with_real["choices"]) == {0, 1, 2, 3, 4}
 

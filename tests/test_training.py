@@ -208,3 +208,18 @@ def test_verdict_is_never_chosen_with_a_head_refit_on_validation(tiny_artifacts,
     with pytest.raises(SystemExit):
         main(["--data", str(tiny_gtzan), "--epochs", "1", "--out", str(out), "--models", "lstm", "--no-leaky"])
     assert "retrain the transfer model in the same run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_random_split_chooses_its_verdict_on_its_own_validation_list(tiny_gtzan, tmp_path):
+    """Under --split random the verdict's weights never read a clip of that split's test list."""
+    from core.learn import gtzan
+    from core.learn.commands import train_main as main
+
+    out = tmp_path / "artifacts"
+    assert main(["--data", str(tiny_gtzan), "--split", "random", "--epochs", "1", "--out", str(out), "--no-leaky",
+                 "--no-cache", "--no-evaluate", "--models", "cnn", "lstm", "musicnn"]) == 0
+    lists = gtzan.split_lists(tiny_gtzan, "random", 0)
+    chosen_on = json.loads((out / "verdict.json").read_text())["valid_list"]
+    assert sorted(chosen_on) == sorted(lists["valid"])
+    assert not set(chosen_on) & set(lists["test"])

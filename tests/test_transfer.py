@@ -218,3 +218,30 @@ def test_a_short_clip_is_heard_whole_by_the_transfer_model(classifier):
     long = dataclasses.replace(audio, samples=np.concatenate([audio.samples[:30 * rate], audio.samples[:6 * rate]]))
     starts = classifier.analyse(long).predictions["musicnn"].window_starts_s
     assert len(starts) == per_unit + max(1, round(per_unit * 6 / 30)) and (starts[per_unit:] >= 30).all()
+
+
+def test_the_verdict_is_the_weighted_average_worked_by_hand():
+    """0.2 x CNN (blues .9, classical .1) + 0.8 x musicnn (blues .3, classical .7) = blues .42, classical .58."""
+    from core.serve.inference import GenreClassifier, ModelPrediction
+
+    def prediction(name, values):
+        probabilities = np.zeros(len(GENRES))
+        probabilities[:len(values)] = values
+        return ModelPrediction(name, GENRES[int(probabilities.argmax())], probabilities, probabilities[None],
+                               np.zeros(1), 3.0, 0.01)
+
+    classifier = GenreClassifier.__new__(GenreClassifier)
+    classifier.verdict_weights = {"cnn": 0.2, "lstm": 0.0, "musicnn": 0.8}
+    predictions = {"cnn": prediction("cnn", [0.9, 0.1]), "lstm": prediction("lstm", [0.0, 0.0, 1.0]),
+                   "musicnn": prediction("musicnn", [0.3, 0.7])}
+    verdict = classifier.verdict(predictions, 30.0)
+    expected = np.zeros(len(GENRES))
+    expected[:2] = [0.42, 0.58]
+    np.testing.assert_allclose(verdict.probabilities, expected)
+    assert verdict.genre == "classical" and verdict.model == "verdict"
+
+
+def test_the_head_adds_its_bias_worked_by_hand():
+    bias = np.log(np.arange(1, 11, dtype=float))            # softmax(log k) = k / 55
+    head = TransferHead(HeadSettings(features="tags"), np.zeros(50), np.ones(50), np.zeros((10, 50)), bias)
+    np.testing.assert_allclose(head.probabilities(np.ones((1, 50)), np.zeros((1, 200)))[0], np.arange(1, 11) / 55)

@@ -375,7 +375,8 @@ def verdict_sentences(verdict, predictions: Mapping[str, object], weights: Mappi
     total = sum(used.values()) or 1.0
     how = ", ".join(f"{short_title(name)} {weight / total:.0%}" for name, weight in
                     sorted(used.items(), key=lambda item: -item[1]))
-    return [first, f"The verdict averages the models' probabilities with weights chosen on the validation list: {how}."]
+    return [first, f"The verdict averages the models' probabilities with weights chosen on GTZAN's validation list "
+                   f"and on real recordings (grouped cross-validation): {how}."]
 
 
 def _joined(items: list[str]) -> str:
@@ -700,6 +701,12 @@ def fold_choices_table(fold_choices: Mapping[str, Mapping]) -> pd.DataFrame:
                                                   if weight),
                      **{f"{name.upper()} epoch": epoch for name, epoch in choice["window_best_epochs"].items()}})
     return pd.DataFrame(rows)
+
+
+def realworld_genre_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
+    """``core.serve.results.realworld_per_genre`` as a table: genre, clips, the verdict's recall (%)."""
+    return pd.DataFrame([{"genre": row["genre"], "clips": row["clips"], "combined verdict right (%)": 100 * row["recall"]}
+                         for row in rows])
 
 
 def head_variants_table(variants: Mapping[str, Mapping]) -> pd.DataFrame:

@@ -87,6 +87,11 @@ class HeadData:
     folds: np.ndarray                 # fold of each real row
     tags: list[str]
     calibration: object               # core.learn.transfer.Calibration of the image-derived inputs
+    fitted: dict = dataclasses.field(default_factory=dict)   # heads fitted so far (``realhead.FoldHeads``)
+
+    @property
+    def heads(self) -> realhead.FoldHeads:
+        return realhead.FoldHeads(self.gtzan_train, self.real, self.folds, self.tags, self.fitted)
 
     @property
     def level_db(self) -> float | None:
@@ -113,17 +118,17 @@ def head_data(artifacts: Path, gtzan_dir: Path, real_dir: Path, clips: list[Real
     for name, path in taggers.items():
         gtzan_tables[name], calibration = transfer_tables(gtzan_dir, lists, path, seed, TransferData(),
                                                           TRANSFER_CACHE if cache_dir else None, log)
-    key = _digest(*[path.read_bytes() for path in taggers.values()], [dataclasses.asdict(c) for c in clips],
-                  calibration.level_db, seed, realworld.CAPTURES_PER_CLIP)
-    paths = {name: Path(cache_dir or "/nonexistent") / f"real-{name}-{key}.npz" for name in taggers}
-    if cache_dir and all(path.exists() for path in paths.values()):
-        real_tables = {name: PatchTable.load(path) for name, path in paths.items()}
-    else:
-        real_tables = realworld.tagger_tables(real_dir, clips, taggers, calibration.level_db, seed, log=log)
+    # One file per tagger: every tagger reads the same patches of the same seeded versions of a clip.
+    paths = {name: Path(cache_dir or "/nonexistent") / "real-{}-{}.npz".format(name, _digest(
+        path.read_bytes(), [dataclasses.asdict(c) for c in clips], calibration.level_db, seed,
+        realworld.CAPTURES_PER_CLIP)) for name, path in taggers.items()}
+    missing = {name: taggers[name] for name, path in paths.items() if not (cache_dir and path.exists())}
+    real_tables = realworld.tagger_tables(real_dir, clips, missing, calibration.level_db, seed, log=log) if missing else {}
+    for name, table in real_tables.items():
         if cache_dir:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
-            for name, table in real_tables.items():
-                table.save(paths[name])
+            table.save(paths[name])
+    real_tables |= {name: PatchTable.load(path) for name, path in paths.items() if name not in real_tables}
 
     def rows(part: str) -> realhead.ClipRows:
         return realhead.clip_rows({name: tables[part] for name, tables in gtzan_tables.items()}, SERVING_PATCHES)
@@ -343,7 +348,7 @@ def run_fold(context: Context, data: HeadData, window, real_all, grid, fold: int
         return json.loads(done.read_text())
     inner = [other for other in context.folds if other != fold]
     log(f"fold {fold}: learning from real folds {inner}")
-    choice, trials = realhead.inner_choice(data.gtzan_train, data.real, data.folds, grid, data.tags, inner, log)
+    choice, trials = data.heads.choose(grid, inner, log)
     record = {"fold": fold, "trained_on_folds": inner, "head_choice": dataclasses.asdict(choice),
               "head_inner_accuracy": max(trial["accuracy"] for trial in trials),
               "window_models": train_models(context, data, window, choice, inner, folder, real_all)}
@@ -398,8 +403,7 @@ def cross_validate(context: Context, data: HeadData, grid=None, on_record=None) 
 def head_variants(data: HeadData, quick: bool = False, log=log) -> dict:
     """Nested grouped CV of head families on the tagger outputs: what each idea is worth on real music."""
     if quick:
-        return {"quick grid": realhead.nested_head_cv(data.gtzan_train, data.real, data.folds, quick_grid(),
-                                                      data.tags, log)}
+        return {"quick grid": data.heads.nested(quick_grid(), log)}
     variants = {
         "chosen grid (MSD tags / penultimate / both; none, pull or anchor)": realhead.head_grid(),
         "GTZAN only (no real clips)": realhead.head_grid(real_weights=(0.0,)),
@@ -415,7 +419,7 @@ def head_variants(data: HeadData, quick: bool = False, log=log) -> dict:
     results = {}
     for name, grid in variants.items():
         log(f"head variant: {name} ({len(grid)} settings)")
-        results[name] = realhead.nested_head_cv(data.gtzan_train, data.real, data.folds, grid, data.tags, log)
+        results[name] = data.heads.nested(grid, log)
     return results
 
 
@@ -428,7 +432,7 @@ def refit_shipped(context: Context, data: HeadData, cv: dict, grid=None) -> dict
     """
     grid = grid or realhead.head_grid()
     artifacts = Path(context.artifacts)
-    choice, trials = realhead.inner_choice(data.gtzan_train, data.real, data.folds, grid, data.tags, context.folds, log)
+    choice, trials = data.heads.choose(grid, context.folds, log)
     window = _window_data(context)
     real_all = real_split(context.real_dir, context.clips, context.seed)
     (artifacts / VERDICT_FILE).unlink(missing_ok=True)
@@ -453,9 +457,11 @@ def write_cross_validation(artifacts_dir: Path, gtzan_dir: Path, real_dir: Path,
     realworld.check_grouped(clips)
     context = Context(Path(artifacts_dir), Path(gtzan_dir), Path(real_dir), clips, seed,
                                work_folder(Path(artifacts_dir), clips, seed, quick), quick)
-    data = head_data(context.artifacts, context.gtzan_dir, context.real_dir, clips, seed,
-                              with_mtt=has_mtt(context.artifacts) and not quick)
+    data = head_data(context.artifacts, context.gtzan_dir, context.real_dir, clips, seed)
     result = cross_validate(context, data, quick_grid() if quick else None, on_record)
+    if has_mtt(context.artifacts) and not quick:     # the second tagger is measured, on the same folds
+        data = dataclasses.replace(head_data(context.artifacts, context.gtzan_dir, context.real_dir, clips, seed,
+                                             with_mtt=True), fitted=data.fitted)
     result["head_variants"] = head_variants(data, quick=quick)
     path = Path(artifacts_dir) / EVALUATION_FILE
     stored = json.loads(path.read_text()) if path.exists() else {}

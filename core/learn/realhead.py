@@ -9,7 +9,7 @@ the training folds (clean and through simulated devices, ``core.learn.realworld`
 What it reads, how strongly it is regularised, how it uses the MSD tags that name a genre (not at
 all, as a pull on its weights, or as a fixed anchor of the logit that training cannot wash out) and
 how much a real clip weighs against a GTZAN clip are chosen by grouped cross-validation inside the
-training folds (``inner_choice``), never with the fold being predicted.
+training folds (``FoldHeads.choose``), never with the fold being predicted.
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ class HeadChoice:
                             anchor=1.0 if self.prior == "anchor" else 0.0)
 
 
-def head_grid(features=("tags", "penultimate", "both"), l2=(1e-2, 1e-1, 1.0), priors=("none", "pull", "anchor"),
+def head_grid(features=("tags", "penultimate", "both"), l2=(1e-2, 1e-1), priors=("none", "pull", "anchor"),
               real_weights=(1.0, 4.0, 16.0), mixes=tuple(GTZAN_MIXES)) -> list[HeadChoice]:
-    """Every combination, the most regularised first (ties go to the earlier one)."""
+    """Every combination, the most regularised first (ties go to the earlier one). A pull towards the genre
+    tags needs the tags among the features."""
     return [HeadChoice(f, l, p, w, m) for m, f, l, p, w in itertools.product(mixes, features, sorted(l2, reverse=True),
-                                                                             priors, real_weights)]
+                                                                             priors, real_weights)
+            if not (p == "pull" and f not in ("tags", "both"))]
 
 
 # ----------------------------------------------------------------------------- clip rows
@@ -170,52 +172,63 @@ def head_probabilities(head: TransferHead, rows: ClipRows) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- grouped cross-validation
-def fold_predictions(gtzan: ClipRows, real: ClipRows, folds: np.ndarray, choice: HeadChoice, tags: list[str],
-                     within: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-fold-out over the folds ``within``: each clean real clip's probabilities from a head
-    fitted without its fold (and without any fold outside ``within``). Returns (rows, probabilities)."""
-    clean = real.kinds == "audio"
-    rows, probabilities = [], []
-    for fold in within:
-        train = np.isin(folds, [other for other in within if other != fold])
-        head = fit_clip_head(gtzan, real.subset(train), choice, tags, 1, None)
-        test = np.flatnonzero(clean & (folds == fold))
-        rows.append(test)
-        probabilities.append(head_probabilities(head, real.subset(test)))
-    return np.concatenate(rows), np.concatenate(probabilities)
+class FoldHeads:
+    """Heads fitted on GTZAN and on the real clips of some folds, each fitted once and remembered.
 
+    Nested cross-validation fits the same (setting, training folds) pair for several outer folds, and
+    the head families of ``core.learn.crossval.head_variants`` share settings: remembering the fits
+    makes the whole study affordable on two cores.
+    """
 
-def inner_choice(gtzan: ClipRows, real: ClipRows, folds: np.ndarray, grid: list[HeadChoice], tags: list[str],
-                 within: list[int], log=None) -> tuple[HeadChoice, list[dict]]:
-    """The grid point with the best leave-one-fold-out accuracy over the folds ``within`` (first wins ties)."""
-    trials = []
-    for choice in grid:
-        with threadpool_limits(1):      # small fits: BLAS threads only wait for each other on two cores
-            rows, probabilities = fold_predictions(gtzan, real, folds, choice, tags, within)
-        accuracy = float(np.mean(probabilities.argmax(axis=1) == real.labels[rows]))
-        trials.append({"choice": dataclasses.asdict(choice), "accuracy": accuracy})
-    best = max(range(len(grid)), key=lambda index: trials[index]["accuracy"])
-    if log:
-        log(f"  head chosen on folds {within}: {grid[best]} ({trials[best]['accuracy']:.3f})")
-    return grid[best], trials
+    def __init__(self, gtzan: ClipRows, real: ClipRows, folds: np.ndarray, tags: list[str], fitted: dict | None = None):
+        """``fitted``: the fits of another ``FoldHeads`` over the same rows (a second tagger's blocks may be
+        added: a setting that does not read them fits the same)."""
+        self.gtzan, self.real, self.folds, self.tags = gtzan, real, folds, tags
+        self.fitted: dict = {} if fitted is None else fitted
 
+    def head(self, choice: HeadChoice, train_folds) -> TransferHead:
+        key = (choice, tuple(sorted(train_folds)))
+        if key not in self.fitted:
+            with threadpool_limits(1):      # small fits: BLAS threads only wait for each other on two cores
+                self.fitted[key] = fit_clip_head(self.gtzan, self.real.subset(np.isin(self.folds, key[1])), choice,
+                                                 self.tags, 1, None)
+        return self.fitted[key]
 
-def nested_head_cv(gtzan: ClipRows, real: ClipRows, folds: np.ndarray, grid: list[HeadChoice], tags: list[str],
-                   log=None) -> dict:
-    """Outer folds: the head for fold k is chosen by leave-one-fold-out inside the other folds and fitted
-    on them; returns each fold's choice and the out-of-fold accuracy over the clean real clips."""
-    every = sorted(set(folds.tolist()))
-    chosen, correct, total = {}, 0, 0
-    for fold in every:
-        inner = [other for other in every if other != fold]
-        choice, _ = inner_choice(gtzan, real, folds, grid, tags, inner)
-        head = fit_clip_head(gtzan, real.subset(np.isin(folds, inner)), choice, tags, 1, None)
-        test = np.flatnonzero((real.kinds == "audio") & (folds == fold))
-        predicted = head_probabilities(head, real.subset(test)).argmax(axis=1)
-        correct += int(np.sum(predicted == real.labels[test]))
-        total += len(test)
-        chosen[fold] = dataclasses.asdict(choice)
-    result = {"oof_accuracy": correct / total, "clips": total, "choices": chosen}
-    if log:
-        log(f"  nested CV: out-of-fold accuracy {result['oof_accuracy']:.3f} over {total} clips")
-    return result
+    def predict(self, choice: HeadChoice, train_folds, fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, probabilities) of the clean real clips of ``fold`` from the head trained on ``train_folds``."""
+        assert fold not in train_folds, "a fold is never predicted by a head that learned from it"
+        rows = np.flatnonzero((self.real.kinds == "audio") & (self.folds == fold))
+        return rows, head_probabilities(self.head(choice, train_folds), self.real.subset(rows))
+
+    def accuracy(self, choice: HeadChoice, within: list[int]) -> float:
+        """Leave-one-fold-out accuracy over the folds ``within`` (no fold outside ``within`` is learned from)."""
+        correct = total = 0
+        for fold in within:
+            rows, probabilities = self.predict(choice, [other for other in within if other != fold], fold)
+            correct += int(np.sum(probabilities.argmax(axis=1) == self.real.labels[rows]))
+            total += len(rows)
+        return correct / total
+
+    def choose(self, grid: list[HeadChoice], within: list[int], log=None) -> tuple[HeadChoice, list[dict]]:
+        """The grid point with the best leave-one-fold-out accuracy over ``within`` (the first wins ties)."""
+        trials = [{"choice": dataclasses.asdict(choice), "accuracy": self.accuracy(choice, within)} for choice in grid]
+        best = max(range(len(grid)), key=lambda index: trials[index]["accuracy"])
+        if log:
+            log(f"  head chosen on folds {within}: {grid[best]} ({trials[best]['accuracy']:.3f})")
+        return grid[best], trials
+
+    def nested(self, grid: list[HeadChoice], log=None) -> dict:
+        """For each outer fold k: the choice made inside the other folds, fitted on them, scored on k."""
+        every = sorted(set(self.folds.tolist()))
+        chosen, correct, total = {}, 0, 0
+        for fold in every:
+            inner = [other for other in every if other != fold]
+            choice, _ = self.choose(grid, inner)
+            rows, probabilities = self.predict(choice, inner, fold)
+            correct += int(np.sum(probabilities.argmax(axis=1) == self.real.labels[rows]))
+            total += len(rows)
+            chosen[fold] = dataclasses.asdict(choice)
+        result = {"oof_accuracy": correct / total, "clips": total, "choices": chosen}
+        if log:
+            log(f"  nested CV: out-of-fold accuracy {result['oof_accuracy']:.3f} over {total} clips")
+        return result

@@ -40,11 +40,12 @@ class RealClip:
 
 
 def default_realworld_dir(gtzan_dir: Path | None = None) -> Path | None:
-    """The real recordings: ``$GENRE_LAB_REALWORLD``, else ``realworld`` beside the GTZAN folder, if present."""
+    """The real recordings: ``$GENRE_LAB_REALWORLD``, else ``realworld`` beside the GTZAN folder (beside the
+    repository's ``../shared/data`` when none is given), if present."""
     candidates = [os.environ.get(REALWORLD_ENV)]
-    if gtzan_dir is not None:
-        candidates.append(Path(gtzan_dir).parent / "realworld")
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "realworld")
+    # Beside a given GTZAN folder only (a test's tiny folder has none); else beside the repository.
+    candidates.append(Path(gtzan_dir).parent / "realworld" if gtzan_dir is not None
+                      else Path(__file__).resolve().parents[3] / "shared" / "data" / "realworld")
     for candidate in candidates:
         if candidate and (Path(candidate) / LABELS_FILE).exists():
             return Path(candidate)

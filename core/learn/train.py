@@ -477,7 +477,7 @@ def train_all(data_dir: Path, out: Path, models: list[str], protocol: str, seed:
     if len(list(out.glob("*.tflite"))) > 1:
         from core.learn.verdict import write_verdict
 
-        summary["verdict"] = write_verdict(out, data_dir, log=log)
+        summary["verdict"] = write_verdict(out, data_dir, log=log, valid_clips=lists["valid"])
     if transfer_record is not None:
         from core.learn.transfer import refit_on_everything
 

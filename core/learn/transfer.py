@@ -484,6 +484,25 @@ def cached_table(part: str, make, key: str, cache_dir: Path | None, log) -> Patc
     return table
 
 
+def cached_calibration(data_dir: Path, clips: list[str], levelled: bool, cache_dir: Path | None, log) -> Calibration:
+    """``calibration_of`` the training clips with audio (minutes), kept in the cache beside the tables."""
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([clips, str(Path(data_dir).resolve()), levelled, CACHE_VERSION]).encode())
+    path = None if cache_dir is None else Path(cache_dir) / f"calibration-{key.hexdigest()[:16]}.npz"
+    if path is not None and path.exists():
+        values = np.load(path)
+        level = float(values["level_db"][0]) if values["level_db"].size else None
+        return Calibration(values["gains"], values["band_gain"], level)
+    log("transfer: calibrating image-derived input on the training clips with audio")
+    calibration = calibration_of(calibration_pairs(data_dir, clips), levelled)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, gains=calibration.gains, band_gain=calibration.band_gain,
+                 level_db=np.array([] if calibration.level_db is None else [calibration.level_db]))
+    return calibration
+
+
 def concatenate(first: PatchTable, second: PatchTable) -> PatchTable:
     return PatchTable(first.clips + second.clips, np.concatenate([first.tag_logits, second.tag_logits]),
                       np.concatenate([first.penultimate, second.penultimate]),
@@ -502,8 +521,7 @@ def transfer_tables(data_dir: Path, lists: dict[str, list[str]], tagger: Path, s
 
     interpreter = Interpreter(model_path=str(tagger), num_threads=2)
     interpreter.allocate_tensors()
-    log("transfer: calibrating image-derived input on the training clips with audio")
-    calibration = calibration_of(calibration_pairs(data_dir, lists["train"]), data.levelled)
+    calibration = cached_calibration(data_dir, lists["train"], data.levelled, cache_dir, log)
     tables = {part: cached_table(part, lambda part=part, measure=measure, offset=offset: split_table(
         data_dir, lists[part], interpreter, calibration, data, measure, seed + offset, log),
         _cache_key(tagger, seed, data, part, lists[part], data_dir), cache_dir, log)

@@ -90,14 +90,17 @@ def check_head_not_refit(artifacts_dir: Path) -> None:
                          "retrain the transfer model in the same run (python -m core.train --models ... musicnn)")
 
 
-def write_verdict(artifacts_dir: Path, data_dir: Path, log=print) -> dict:
+def write_verdict(artifacts_dir: Path, data_dir: Path, log=print, valid_clips: list[str] | None = None) -> dict:
+    """Choose the weights on ``valid_clips``: the validation list of the protocol the models were trained
+    under (the fault-filtered one by default; a random split's own, never clips of its test list)."""
     from core.serve.inference import GenreClassifier
 
     check_head_not_refit(artifacts_dir)
     path = Path(artifacts_dir) / VERDICT_FILE
     path.unlink(missing_ok=True)             # the models alone, while choosing
     classifier = GenreClassifier(artifacts_dir)
-    result = choose(view_probabilities(classifier, data_dir, gtzan.read_split(data_dir, "valid")))
+    clips = gtzan.read_split(data_dir, "valid") if valid_clips is None else valid_clips
+    result = choose(view_probabilities(classifier, data_dir, clips)) | {"valid_list": clips}
     path.write_text(json.dumps(result, indent=1) + "\n")
     log(f"verdict weights {result['weights']}: validation " +
         ", ".join(f"{view} {value:.3f}" for view, value in result["valid"].items()))
