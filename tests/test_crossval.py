@@ -218,3 +218,23 @@ def test_the_shipped_models_were_refitted_on_every_real_clip_after_the_choices()
     assert head.extra["trained_on"] == "GTZAN training and validation lists and every real clip"
     assert head.extra["choice"] == trained["realworld"]["head_choice"]
     assert trained["verdict"]["real_share"] == crossval.VERDICT_REAL_SHARE
+
+
+# ----------------------------------------------------------------------------- the command
+@pytest.mark.parametrize("labels, message", [
+    (None, "LABELS.csv with fold and group columns"),
+    ("file,genre\nrock/a.mp3,rock\n", "no 'fold' column"),
+    ("file,genre,fold,group\nrock/a.mp3,rock,0,Band\nrock/b.mp3,rock,1,Band\n", "groups in more than one fold: Band"),
+])
+def test_cross_validate_refuses_folders_without_grouped_folds(tmp_path, capsys, labels, message):
+    from core.learn.commands import evaluate_main
+    from core.learn.gtzan import default_data_dir
+
+    if default_data_dir() is None:
+        pytest.skip("the GTZAN folder is not here")
+    if labels is not None:
+        (tmp_path / "LABELS.csv").write_text(labels)
+    with pytest.raises(SystemExit) as stopped:
+        evaluate_main(["--data", str(tmp_path), "--cross-validate"])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err

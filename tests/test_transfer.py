@@ -36,7 +36,8 @@ def test_capture_keeps_length_and_changes_the_sound():
 
 def test_measurement_capture_is_fixed_and_random_capture_varies():
     clean = _music(seconds=4.0)
-    assert np.array_equal(measurement_capture(clean, CONFIG.sample_rate, 5), measurement_capture(clean, CONFIG.sample_rate, 5))
+    assert np.array_equal(measurement_capture(clean, CONFIG.sample_rate, "rock/rock.00005.wav"),
+                          measurement_capture(clean, CONFIG.sample_rate, "rock/rock.00005.wav"))
     rng = np.random.default_rng(1)
     assert random_capture(rng) != random_capture(rng)
 
@@ -245,3 +246,18 @@ def test_the_head_adds_its_bias_worked_by_hand():
     bias = np.log(np.arange(1, 11, dtype=float))            # softmax(log k) = k / 55
     head = TransferHead(HeadSettings(features="tags"), np.zeros(50), np.ones(50), np.zeros((10, 50)), bias)
     np.testing.assert_allclose(head.probabilities(np.ones((1, 50)), np.zeros((1, 200)))[0], np.arange(1, 11) / 55)
+
+
+def test_a_clips_room_follows_from_its_name_and_tuning_rooms_never_measure():
+    """Every command hears a clip through the same room, whatever list it is in; choosing and measuring
+    use disjoint rooms."""
+    from core.learn.capture import TUNING_ROOMS
+
+    clean = _music(seconds=3.0)
+    alone = measurement_capture(clean, CONFIG.sample_rate, "jazz/jazz.00042.wav")
+    for _ in range(2):                       # other clips measured before it change nothing
+        measurement_capture(clean, CONFIG.sample_rate, "pop/pop.00001.wav")
+    np.testing.assert_array_equal(measurement_capture(clean, CONFIG.sample_rate, "jazz/jazz.00042.wav"), alone)
+    assert not set(TUNING_ROOMS) & set(MEASUREMENT_ROOMS)
+    tuned = measurement_capture(clean, CONFIG.sample_rate, "jazz/jazz.00042.wav", "tuning")
+    assert not np.allclose(tuned, alone)

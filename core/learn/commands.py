@@ -29,22 +29,23 @@ from core.learn.models import KERAS_MODELS
 from core.learn.realworld import default_realworld_dir
 from core.learn.train import log, train_all
 from core.learn.verdict import check_head_not_refit
-from core.serve.artifacts import ARTIFACTS_DIR, TRAINING_FILE
+from core.serve.artifacts import ARTIFACTS_DIR, EVALUATION_FILE, TRAINING_FILE
 
 
 def learn_real_music(out: Path, data_dir: Path, real_dir: Path, seed: int) -> dict:
     """After the GTZAN stage: the grouped cross-validation on the real recordings (``realworld_cv`` in
-    ``evaluation.json``), then the shipped models refitted on GTZAN plus every real clip; recorded in
-    ``training.json`` under ``realworld``."""
-    log(f"learning real music: grouped cross-validation on {real_dir}")
-    cv = crossval.write_cross_validation(out, data_dir, real_dir, seed)
+    ``evaluation.json``; kept when it was run on exactly these models and clips), then the shipped models
+    refitted on GTZAN plus every real clip; recorded in ``training.json`` under ``realworld``."""
     clips = realworld.read_clips(real_dir)
     context = crossval.Context(out, data_dir, real_dir, clips, seed, crossval.work_folder(out, clips, seed, False))
-    data = crossval.head_data(out, data_dir, real_dir, clips, seed)
-    record = crossval.refit_shipped(context, data, cv)
+    stored = (json.loads((out / EVALUATION_FILE).read_text()) if (out / EVALUATION_FILE).exists() else {})
+    cv = stored.get("realworld_cv")
+    if not cv or cv.get("work_folder") != context.work.name:
+        log(f"learning real music: grouped cross-validation on {real_dir}")
+        cv = crossval.write_cross_validation(out, data_dir, real_dir, seed)
+    record = crossval.refit_shipped(context, crossval.head_data(out, data_dir, real_dir, clips, seed))
     summary = json.loads((out / TRAINING_FILE).read_text())
-    summary["realworld"] = record | {"folder": Path(real_dir).name,
-                                     "fold_choices": cv["fold_choices"]}
+    summary["realworld"] = record | {"folder": Path(real_dir).name, "fold_choices": cv["fold_choices"]}
     summary["verdict"] = record["verdict"]
     (out / TRAINING_FILE).write_text(json.dumps(summary, indent=1) + "\n")
     return record
@@ -164,5 +165,5 @@ def cross_validate_command(args, parser) -> int:
             flush=True)
 
     result = crossval.write_cross_validation(args.artifacts, args.gtzan, args.data, args.seed, show)
-    print(json.dumps({"summary": {key: value for key, value in result.items() if key not in ("_records", "records")}}))
+    print(json.dumps({"summary": {key: value for key, value in result.items() if key != "records"}}))
     return 0

@@ -23,6 +23,7 @@ GTZAN plus every real clip. The feature baseline does not learn from real clips.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import shutil
@@ -268,6 +269,16 @@ class Context:
     def folds(self) -> list[int]:
         return sorted({clip.fold for clip in self.clips})
 
+    @functools.cached_property
+    def gtzan_windows(self):
+        """GTZAN's training and validation splits (with recordings) and the normalisation the models read."""
+        return _window_data(self)
+
+    @functools.cached_property
+    def real_windows(self):
+        """Every real clip as a training split, with its simulated recordings."""
+        return real_split(self.real_dir, self.clips, self.seed)
+
 
 def _window_data(context: Context):
     """GTZAN's training and validation splits (with recordings) and the normalisation the models read."""
@@ -320,26 +331,46 @@ def _load_views(path: Path) -> dict:
     return views
 
 
-def train_models(context: Context, data: HeadData, window, choice: realhead.HeadChoice, folds: list[int],
-                 folder: Path, real_all) -> dict:
-    """The transfer head and the window models that learn from the real clips of ``folds``, into ``folder``."""
-    config, train, valid, norm = window
-    head = fit_fold_head(data, choice, folds)
-    save_head(head, data, folder / HEAD_FILE, f"GTZAN training list and real folds {folds}", choice)
-    keep = [index for index, clip in enumerate(context.clips) if clip.fold in folds]
-    real_train = dataclasses.replace(real_all, clips=[real_all.clips[i] for i in keep],
-                                     levels=[real_all.levels[i] for i in keep], features=real_all.features[keep],
-                                     recorded={new: real_all.recorded[old] for new, old in enumerate(keep)})
-    combined = combined_split(train, real_train, REAL_REPEATS)
+def window_models(context: Context, folds: list[int], folder: Path) -> dict:
+    """The CNN and the LSTM fine-tuned on GTZAN and the real clips of ``folds``, into ``folder`` (kept there:
+    a second run, or another process that made them first, reads them back)."""
     record = {}
     for kind in WINDOW_MODELS:
-        log(f"  fine-tuning the {kind} on {len(train.clips)} GTZAN clips and {len(keep)} real clips x {REAL_REPEATS}")
-        model, record[kind] = fine_tune(kind, context.artifacts, combined, valid, norm, config, context.seed, folder)
+        done = folder / f"{kind}.fine-tuned.json"
+        if done.exists() and (folder / f"{kind}.tflite").exists():
+            record[kind] = json.loads(done.read_text())
+            continue
+        config, train, valid, norm = context.gtzan_windows
+        real = context.real_windows
+        keep = [index for index, clip in enumerate(context.clips) if clip.fold in folds]
+        real_train = dataclasses.replace(real, clips=[real.clips[i] for i in keep], levels=[real.levels[i] for i in keep],
+                                         features=real.features[keep],
+                                         recorded={new: real.recorded[old] for new, old in enumerate(keep)})
+        log(f"  fine-tuning the {kind} on {len(train.clips)} GTZAN clips and {len(keep)} real clips (folds {folds}) "
+            f"x {REAL_REPEATS}")
+        folder.mkdir(parents=True, exist_ok=True)
+        model, record[kind] = fine_tune(kind, context.artifacts, combined_split(train, real_train, REAL_REPEATS), valid,
+                                        norm, config, context.seed, folder)
         model.save(folder / f"{kind}.keras")
+        done.write_text(json.dumps(record[kind]) + "\n")
     return record
 
 
-def run_fold(context: Context, data: HeadData, window, real_all, grid, fold: int) -> dict:
+def fine_tune_every_fold(context: Context) -> None:
+    """Every fold's window models and the shipped ones (they do not depend on the head: can run first)."""
+    for fold in context.folds:
+        window_models(context, [other for other in context.folds if other != fold], context.work / f"fold{fold}")
+    window_models(context, context.folds, context.work / "all")
+
+
+def train_models(context: Context, data: HeadData, choice: realhead.HeadChoice, folds: list[int], folder: Path) -> dict:
+    """The transfer head and the window models that learn from the real clips of ``folds``, into ``folder``."""
+    head = fit_fold_head(data, choice, folds)
+    save_head(head, data, folder / HEAD_FILE, f"GTZAN training list and real folds {folds}", choice)
+    return window_models(context, folds, folder)
+
+
+def run_fold(context: Context, data: HeadData, grid, fold: int) -> dict:
     """Fit everything without ``fold``; its clips' predictions (no verdict yet) and the validation views."""
     folder = prepare_folder(context.artifacts, context.work / f"fold{fold}")
     done = folder / "fold.json"
@@ -351,7 +382,7 @@ def run_fold(context: Context, data: HeadData, window, real_all, grid, fold: int
     choice, trials = data.heads.choose(grid, inner, log)
     record = {"fold": fold, "trained_on_folds": inner, "head_choice": dataclasses.asdict(choice),
               "head_inner_accuracy": max(trial["accuracy"] for trial in trials),
-              "window_models": train_models(context, data, window, choice, inner, folder, real_all)}
+              "window_models": train_models(context, data, choice, inner, folder)}
     _save_views(valid_views(folder, context.gtzan_dir, context.quick), folder / "valid_views.npz")
     record["records"] = serving_records(folder, context.real_dir, [c for c in context.clips if c.fold == fold])
     done.write_text(json.dumps(record) + "\n")
@@ -363,9 +394,7 @@ def cross_validate(context: Context, data: HeadData, grid=None, on_record=None) 
     from core.learn.evaluate import summarise
 
     grid = grid or realhead.head_grid()
-    window = _window_data(context)
-    real_all = real_split(context.real_dir, context.clips, context.seed)
-    folds = {fold: run_fold(context, data, window, real_all, grid, fold) for fold in context.folds}
+    folds = {fold: run_fold(context, data, grid, fold) for fold in context.folds}
     records, verdicts = [], {}
     for fold in context.folds:
         others = [record for other, result in folds.items() if other != fold for record in result["records"]]
@@ -396,7 +425,7 @@ def cross_validate(context: Context, data: HeadData, grid=None, on_record=None) 
         "records": [{key: record[key] for key in ("clip", "label", "fold", "group", "confidence")}
                     | {"predicted": {name: value["genre"] for name, value in record["models"].items()}}
                     for record in records],
-        "_records": records,      # full probabilities, for the shipped verdict's choice; not written out
+        "work_folder": context.work.name,
     }
 
 
@@ -423,7 +452,13 @@ def head_variants(data: HeadData, quick: bool = False, log=log) -> dict:
     return results
 
 
-def refit_shipped(context: Context, data: HeadData, cv: dict, grid=None) -> dict:
+def out_of_fold_records(context: Context) -> list[dict]:
+    """Every real clip's answers from the models that did not learn from its fold (``run_fold``'s records)."""
+    return [record for fold in context.folds
+            for record in json.loads((context.work / f"fold{fold}" / "fold.json").read_text())["records"]]
+
+
+def refit_shipped(context: Context, data: HeadData, grid=None) -> dict:
     """The shipped models after the choices: chosen on all five folds, refitted on GTZAN plus every real clip.
 
     The head and the window models learn from GTZAN's training list and every real clip; the verdict is
@@ -433,11 +468,14 @@ def refit_shipped(context: Context, data: HeadData, cv: dict, grid=None) -> dict
     grid = grid or realhead.head_grid()
     artifacts = Path(context.artifacts)
     choice, trials = data.heads.choose(grid, context.folds, log)
-    window = _window_data(context)
-    real_all = real_split(context.real_dir, context.clips, context.seed)
     (artifacts / VERDICT_FILE).unlink(missing_ok=True)
-    windows = train_models(context, data, window, choice, context.folds, artifacts, real_all)
-    verdict = choose_verdict(valid_views(artifacts, context.gtzan_dir, context.quick), cv["_records"])
+    head = fit_fold_head(data, choice, context.folds)
+    save_head(head, data, artifacts / HEAD_FILE, "GTZAN training list and every real clip", choice)
+    windows = window_models(context, context.folds, context.work / "all")
+    for kind in WINDOW_MODELS:
+        for suffix in (".keras", ".tflite"):
+            shutil.copyfile(context.work / "all" / f"{kind}{suffix}", artifacts / f"{kind}{suffix}")
+    verdict = choose_verdict(valid_views(artifacts, context.gtzan_dir, context.quick), out_of_fold_records(context))
     (artifacts / VERDICT_FILE).write_text(json.dumps(verdict, indent=1) + "\n")
     log(f"shipped verdict weights {verdict['weights']}: GTZAN validation {verdict['valid_mean']:.3f}, "
         f"real out-of-fold {verdict['real_oof']:.3f}")
@@ -451,7 +489,7 @@ def write_cross_validation(artifacts_dir: Path, gtzan_dir: Path, real_dir: Path,
                            quick: bool = False) -> dict:
     """Run the grouped cross-validation and write ``realworld_cv`` into ``artifacts/evaluation.json``.
 
-    Returns the full record (with every clip's probabilities under ``_records``, for the verdict's choice).
+    Returns what it wrote.
     """
     clips = realworld.read_clips(real_dir)
     realworld.check_grouped(clips)
@@ -465,7 +503,7 @@ def write_cross_validation(artifacts_dir: Path, gtzan_dir: Path, real_dir: Path,
     result["head_variants"] = head_variants(data, quick=quick)
     path = Path(artifacts_dir) / EVALUATION_FILE
     stored = json.loads(path.read_text()) if path.exists() else {}
-    stored["realworld_cv"] = {key: value for key, value in result.items() if not key.startswith("_")}
+    stored["realworld_cv"] = result
     path.write_text(json.dumps(stored, indent=1) + "\n")
     for name, scores in result["models"].items():
         print(f"{name}: real world cross-validated ({result['clips']} clips, {result['folds']} grouped folds) "

@@ -97,22 +97,22 @@ def with_verdict(classifier, predictions: dict, analysed_s: float) -> dict:
     return predictions | ({verdict.model: verdict} if verdict else {})
 
 
-def analyse_audio(classifier, path: Path, capture_index: int | None, gain_db: float = 0.0):
+def analyse_audio(classifier, path: Path, capture_clip: str | None, gain_db: float = 0.0, rooms: str = "measurement"):
     """Decode a file through the app's path and classify it.
 
-    Optionally through a measurement room first, then ``gain_db`` louder (clipped at full scale, as a
-    file would be) or quieter.
+    Optionally through the room of ``rooms`` that ``capture_clip`` (the clip's name) falls in first, then
+    ``gain_db`` louder (clipped at full scale, as a file would be) or quieter.
     """
     import dataclasses
 
     from core.serve.audio import decode
 
     audio = decode(path, classifier.config)
-    if capture_index is not None:
+    if capture_clip is not None:
         from core.learn.capture import measurement_capture
 
         audio = dataclasses.replace(audio, samples=measurement_capture(audio.samples, classifier.config.sample_rate,
-                                                                       capture_index))
+                                                                       capture_clip, rooms))
     if gain_db:
         audio = dataclasses.replace(audio, samples=np.clip(audio.samples * np.float32(10 ** (gain_db / 20)), -1, 1))
     return classifier.analyse(audio).outcomes()
@@ -121,8 +121,8 @@ def analyse_audio(classifier, path: Path, capture_index: int | None, gain_db: fl
 def evaluate_folder(classifier, folder: Path, capture: bool = False, on_record=None, gain_db: float = 0.0) -> dict:
     """Classify every file of a labelled folder (calling ``on_record`` with each record) and summarise."""
     records = []
-    for index, (relative, genre) in enumerate(labelled_files(folder)):
-        predictions = analyse_audio(classifier, Path(folder) / relative, index if capture else None, gain_db)
+    for relative, genre in labelled_files(folder):
+        predictions = analyse_audio(classifier, Path(folder) / relative, relative if capture else None, gain_db)
         record = {"clip": relative, "source": "audio", "label": genre, "models": prediction_fields(predictions)}
         records.append(record)
         if on_record:
@@ -131,7 +131,7 @@ def evaluate_folder(classifier, folder: Path, capture: bool = False, on_record=N
 
 
 def predict_clip(classifier, data_dir: Path, clip: str, audio_only: bool, features_table=None,
-                 capture_index: int | None = None, gain_db: float = 0.0) -> dict | None:
+                 capture: bool = False, gain_db: float = 0.0, rooms: str = "measurement") -> dict | None:
     """Every model's prediction for one clip, or None when the clip has no usable source."""
     image = gtzan.image_path(data_dir, clip)
     if not audio_only and image.exists() and features_table is not None and clip in features_table.index:
@@ -144,7 +144,7 @@ def predict_clip(classifier, data_dir: Path, clip: str, audio_only: bool, featur
         path = gtzan.find_audio(data_dir, clip, lossless_first=not audio_only)
         if path is None:
             return None
-        predictions = analyse_audio(classifier, path, capture_index, gain_db)
+        predictions = analyse_audio(classifier, path, clip if capture else None, gain_db, rooms)
         source = "audio"
     return {"clip": clip, "source": source, "label": gtzan.genre_of(clip), "models": prediction_fields(predictions)}
 
@@ -173,24 +173,26 @@ def summarise(records: list[dict]) -> dict:
 
 
 def evaluate(classifier, data_dir: Path, clips: list[str], audio_only: bool = False, on_record=None,
-             capture: bool = False, gain_db: float = 0.0) -> dict:
+             capture: bool = False, gain_db: float = 0.0, rooms: str = "measurement") -> dict:
     """Predict every clip (calling ``on_record`` with each record) and summarise.
 
-    With ``capture`` (audio only), the ``i``-th clip goes through measurement room ``i`` (in turn);
-    with ``gain_db`` (audio only), every clip is played that much louder or quieter.
+    With ``capture`` (audio only), each clip goes through the room of ``rooms`` its name falls in
+    (``core.learn.capture.measurement_capture``: the same room whatever list it is in); with ``gain_db``
+    (audio only), every clip is played that much louder or quieter.
     """
     audio_only = audio_only or capture or bool(gain_db)
     has_table = (Path(data_dir) / "features_30_sec.csv").exists()
     table = gtzan.load_features_table(data_dir) if has_table and not audio_only else None
     records = []
-    for index, clip in enumerate(clips):
-        record = predict_clip(classifier, data_dir, clip, audio_only, table, index if capture else None, gain_db)
+    for clip in clips:
+        record = predict_clip(classifier, data_dir, clip, audio_only, table, capture, gain_db, rooms)
         if record is None:
             continue
         records.append(record)
         if on_record:
             on_record(record)
-    return summarise(records) | {"audio_only": audio_only, "capture": capture} | ({"gain_db": gain_db} if gain_db else {})
+    return (summarise(records) | {"audio_only": audio_only, "capture": capture}
+            | ({"rooms": rooms} if capture else {}) | ({"gain_db": gain_db} if gain_db else {}))
 
 
 def write_evaluation(artifacts_dir: Path, data_dir: Path, protocol: str = "filtered", seed: int = 0) -> dict:

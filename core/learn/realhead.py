@@ -51,7 +51,7 @@ class HeadChoice:
                             anchor=1.0 if self.prior == "anchor" else 0.0)
 
 
-def head_grid(features=("tags", "penultimate", "both"), l2=(1e-2, 1e-1), priors=("none", "pull", "anchor"),
+def head_grid(features=("tags", "penultimate", "both"), l2=(1e-2, 1e-1, 1.0), priors=("none", "pull", "anchor"),
               real_weights=(1.0, 4.0, 16.0), mixes=tuple(GTZAN_MIXES)) -> list[HeadChoice]:
     """Every combination, the most regularised first (ties go to the earlier one). A pull towards the genre
     tags needs the tags among the features."""

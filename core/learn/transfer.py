@@ -209,14 +209,15 @@ class TransferData:
     levelled: bool = True         # every input brought to the training clips' median level
 
 
-def clip_versions(clip_db: np.ndarray | None, audio: np.ndarray | None, index: int, rng: np.random.Generator,
+def clip_versions(clip_db: np.ndarray | None, audio: np.ndarray | None, clip: str, rng: np.random.Generator,
                   calibration: Calibration, data: TransferData, measure: bool,
                   feature: FeatureConfig = FeatureConfig()) -> list[tuple[str, np.ndarray]]:
     """Every version of one clip as (kind, musicnn input).
 
     Kinds: ``image`` and ``image captured`` (from the spectrogram image, levelled or at a calibrated
     level), and for clips with audio ``audio``, ``audio captured`` and, with ``measure``, ``audio
-    measured`` (the fixed measurement rooms, for choosing on validation, never for training).
+    measured`` (the clip's tuning room, for choosing on validation, never for training; the rooms that
+    measure the test list are others).
     """
     from core.learn.capture import augment_db, capture, measurement_capture, random_capture
     from core.serve.musicnn_input import log_mel
@@ -242,7 +243,7 @@ def clip_versions(clip_db: np.ndarray | None, audio: np.ndarray | None, index: i
     for _ in range(data.audio_captures):
         versions.append(("audio captured", from_audio(capture(audio, feature.sample_rate, random_capture(rng), rng))))
     if measure:
-        versions.append(("audio measured", from_audio(measurement_capture(audio, feature.sample_rate, index))))
+        versions.append(("audio measured", from_audio(measurement_capture(audio, feature.sample_rate, clip, "tuning"))))
     return versions
 
 
@@ -416,7 +417,7 @@ def split_table(data_dir: Path, clips: list[str], interpreter, calibration, data
         db = levels_to_db(gtzan.read_image_levels(image, feature), feature) if image.exists() else None
         path = gtzan.find_audio(data_dir, clip, lossless_first=False)
         audio = decode(path, feature).samples if path else None
-        return clip_versions(db, audio, index, rng, calibration, data, measure, feature)
+        return clip_versions(db, audio, clip, rng, calibration, data, measure, feature)
 
     def progress(index: int) -> None:
         if (index + 1) % 50 == 0 or index + 1 == len(clips):

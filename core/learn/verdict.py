@@ -5,7 +5,8 @@
 The verdict is a weighted average of the models' clip probabilities. Every weighting on a grid of
 the simplex (steps of 0.1) is scored on three validation views: every validation clip from its
 spectrogram image, the clips that have audio from their MP3s, and the same clips recorded through
-the measurement rooms (``core.learn.capture``). The weighting with the best mean accuracy is written to
+the tuning rooms (``core.learn.capture.TUNING_ROOMS``, never the rooms that measure the test list).
+The weighting with the best mean accuracy is written to
 ``artifacts/verdict.json`` with every model's own figures on the same views. Learning side.
 """
 
@@ -23,7 +24,9 @@ from core.learn import gtzan
 from core.serve.artifacts import ARTIFACTS_DIR, HEAD_FILE, VERDICT_FILE
 from core.serve.config import GENRES
 
-VIEWS = {"images": {}, "audio": {"audio_only": True}, "audio measured": {"capture": True}}
+# "audio measured": the validation clips with audio through the tuning rooms (never the rooms that measure
+# the test list, ``core.learn.capture.TUNING_ROOMS``).
+VIEWS = {"images": {}, "audio": {"audio_only": True}, "audio measured": {"capture": True, "rooms": "tuning"}}
 
 
 def view_probabilities(classifier, data_dir: Path, clips: list[str]) -> dict[str, dict]:
@@ -71,7 +74,7 @@ def choose(views: dict[str, dict]) -> dict:
         "grid_step": 0.1, "weightings_tried": len(scored),
         "protocol": "weighted average of clip probabilities; weights chosen on the validation list "
                     "(every clip from its image, the clips with audio from their MP3s and through the "
-                    "measurement rooms), best mean accuracy over the three",
+                    "tuning rooms), best mean accuracy over the three",
     }
 
 
