@@ -3,7 +3,7 @@
 ``python -m core.train`` (``train_main``) does every model, the verdict and the evaluation in one command::
 
     python -m core.train [--data DIR] [--split filtered|random] [--models cnn lstm baseline musicnn]
-                         [--epochs N] [--seed S] [--out artifacts] [--no-realworld]
+                         [--epochs N] [--seed S] [--out artifacts] [--no-realworld | --realworld-only]
 
 First the GTZAN stage (``core.learn.train``): every model trained on GTZAN's training list, every choice
 made on its validation list. Then, when the real recordings are there (``data/realworld`` beside the
@@ -67,12 +67,19 @@ def train_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-realworld", action="store_true",
                         help="skip learning from the real recordings (data/realworld, $GENRE_LAB_REALWORLD): no "
                              "grouped cross-validation, the GTZAN-only models are shipped")
+    parser.add_argument("--realworld-only", action="store_true",
+                        help="keep the GTZAN stage in --out (its cnn.gtzan.keras, lstm.gtzan.keras, tagger and "
+                             "normalisation) and run only the real-music stage, then the evaluation")
     parser.add_argument("--no-cache", action="store_true",
                         help="compute the transfer model's tagger outputs afresh and keep them only in memory")
     args = parser.parse_args(argv)
     if args.data is None or not Path(args.data).is_dir():
         parser.error("no data folder: pass --data DIR or set GENRE_LAB_DATA")
-    if "musicnn" not in args.models:   # the verdict is chosen at the end: say so before training, not after
+    real_dir = None if args.no_realworld else default_realworld_dir(args.data)
+    if args.realworld_only and (real_dir is None or args.split != "filtered"):
+        parser.error("--realworld-only needs the real recordings (../shared/data/realworld or GENRE_LAB_REALWORLD) "
+                     "and the fault-filtered split")
+    if "musicnn" not in args.models and not args.realworld_only:   # the verdict is chosen at the end: say so first
         try:
             check_head_not_refit(args.out)
         except ValueError as error:
@@ -80,9 +87,9 @@ def train_main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from core.learn.transfer import CACHE_DIR
 
-    train_all(args.data, args.out, args.models, args.split, args.seed, args.epochs, not args.no_leaky,
-              transfer_cache=None if args.no_cache else CACHE_DIR)
-    real_dir = None if args.no_realworld else default_realworld_dir(args.data)
+    if not args.realworld_only:
+        train_all(args.data, args.out, args.models, args.split, args.seed, args.epochs, not args.no_leaky,
+                  transfer_cache=None if args.no_cache else CACHE_DIR)
     if real_dir is not None and args.split == "filtered":
         learn_real_music(args.out, args.data, real_dir, args.seed)
     if not args.no_evaluate:

@@ -187,7 +187,7 @@ class FoldHeads:
         self.fitted: dict = {} if fitted is None else fitted
 
     def head(self, choice: HeadChoice, train_folds) -> TransferHead:
-        key = (choice, tuple(sorted(train_folds)))
+        key = (choice, () if choice.real_weight == 0 else tuple(sorted(train_folds)))   # GTZAN only: one fit
         if key not in self.fitted:
             with threadpool_limits(1):      # small fits: BLAS threads only wait for each other on two cores
                 self.fitted[key] = fit_clip_head(self.gtzan, self.real.subset(np.isin(self.folds, key[1])), choice,
