@@ -32,14 +32,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.app.figures import ClipView, analyse_clip
+from core.serve.analysis import Analysis
 from core.serve.artifacts import (BENCHMARK_FILE, EVALUATION_FILE, EXPERIMENTS_FILE, FEATURE_CONFIG_FILE, LEAKY_FILE,
                                   TRAINING_FILE, artifacts_dir, stamp_paths)
 from core.serve.examples import EXAMPLES_DIR, GALLERY_NAME, example_clips, read_gallery
 
 ROUTED_KEY = "routed_by_app_navigation"   # session state: this run came through streamlit_app.py
 SESSION_CLIPS = 3              # analyses of uploads and recordings a session keeps
-SESSION_KEY = "clip_views"
+SESSION_KEY = "clip_analyses"
 PLOT_CONFIG = {"displaylogo": False}
 # Analyses running at once in the server process, for all sessions together. Each needs about 40 MB
 # while it runs and keeps both cores busy, so more at once cost memory for no less CPU time.
@@ -137,17 +137,17 @@ def _return_freed_memory() -> None:
 
 
 @st.cache_data(max_entries=12, show_spinner="Classifying the example…")
-def _example_view(path: str, stamp: tuple) -> ClipView:
+def _example_analysis(path: str, stamp: tuple) -> Analysis:
     with _analysis_slot():
-        return analyse_clip(_classifier(stamp), Path(path))
+        return _classifier(stamp).analyse(Path(path))
 
 
-def example_view(path: Path) -> ClipView:
+def example_analysis(path: Path) -> Analysis:
     """The analysis of a bundled example, shared between sessions (the examples are public)."""
-    return _example_view(str(path), _stamp())
+    return _example_analysis(str(path), _stamp())
 
 
-def session_view(data: bytes) -> ClipView:
+def session_analysis(data: bytes) -> Analysis:
     """The analysis of a visitor's own audio, kept in their session only (the last few clips).
 
     Raises ``core.serve.errors.AudioError`` when the bytes cannot be analysed; that is not kept.
@@ -158,7 +158,7 @@ def session_view(data: bytes) -> ClipView:
     if key not in store:
         with _analysis_slot("Waiting for the clips other visitors sent just before yours…"), \
                 st.spinner("Classifying…"):
-            store[key] = analyse_clip(_classifier(stamp), data)
+            store[key] = _classifier(stamp).analyse(data)
         while len(store) > SESSION_CLIPS:
             del store[next(iter(store))]
     return store[key]
@@ -179,7 +179,7 @@ def feature_config():
 
 def model_lines(config, trained: dict | None) -> dict[str, str]:
     """One plain line per model on what it reads, from the real configuration and architecture."""
-    from core.app.figures import baseline_inputs
+    from core.app.pipeline import baseline_inputs
 
     window = f"{config.window_seconds:.1f} s" if config else "short"
     architecture = ((trained or {}).get("models", {}).get("baseline") or {}).get("architecture")

@@ -4,14 +4,13 @@ import streamlit as st
 
 from core.serve.errors import AudioError
 from core.serve.examples import CHOSEN_HOW, FULL_QUALITY, example_clips, gallery_summary
-from core.app.figures import (
-    agreement_sentences, clip_db, gallery_table, is_clear, mfcc_figure, probability_figure, spectrogram_figure, standardise_rows,
-    timeline_figure, verdict_sentences, waveform_figure, window_votes,
+from core.app.clip_views import (
+    agreement_sentences, gallery_table, is_clear, mfcc_figure, probability_figure, spectrogram_figure, timeline_figure,
+    verdict_sentences, waveform_figure, window_votes,
 )
 from core.serve.catalog import MODEL_TITLES
-from core.serve.representation import mfcc_from_db
 from pages._common import (
-    COMMANDS, chart, classifier, ensure_app_navigation, example_gallery, example_view, session_view,
+    COMMANDS, chart, classifier, ensure_app_navigation, example_analysis, example_gallery, session_analysis,
 )
 
 ensure_app_navigation()
@@ -27,7 +26,7 @@ config = models.config
 limit_min = config.max_duration_s / 60
 
 source = st.radio("Audio", SOURCES, horizontal=True, key="source", label_visibility="collapsed")
-view, playback = None, None
+analysis, playback = None, None
 try:
     if source == SOURCES[0]:
         examples = example_clips()
@@ -48,7 +47,7 @@ try:
                        f"(GTZAN label: **{example.genre}**)."
                        + ("" if example.quality == FULL_QUALITY else f" This clip was {example.quality}."))
             playback = (example.path.read_bytes(), "audio/mpeg")
-            view = example_view(example.path)
+            analysis = example_analysis(example.path)
     elif source == SOURCES[1]:
         uploaded = st.file_uploader(
             "An audio file: WAV, FLAC, MP3, Ogg (Vorbis or Opus), AIFF or AU",
@@ -58,27 +57,26 @@ try:
         if uploaded is not None:
             data = uploaded.getvalue()
             playback = (data, uploaded.type if uploaded.type.startswith("audio/") else "audio/wav")
-            view = session_view(data)
+            analysis = session_analysis(data)
     else:
         recording = st.audio_input("Record a few seconds of music (10 s or more works best)",
                                    sample_rate=config.sample_rate, key="record")
         if recording is not None:
-            view = session_view(recording.getvalue())
+            analysis = session_analysis(recording.getvalue())
 except AudioError as error:
     st.error(str(error), icon="🚫")
     st.stop()
 
 if playback is not None:
     st.audio(playback[0], format=playback[1])
-if view is None:
+if analysis is None:
     st.stop()
 
-analysis = view.analysis
 for notice in analysis.notices:
     st.warning(notice, icon="✂️")
-st.caption(f"{view.format}, {view.channels} channel{'s' if view.channels > 1 else ''} at "
-           f"{view.source_sample_rate:,} Hz; {analysis.duration_s:.1f} s long, {analysis.analysed_s:.1f} s analysed "
-           f"(at most {limit_min:g} minutes are).")
+st.caption(f"{analysis.format}, {analysis.channels} channel{'s' if analysis.channels > 1 else ''} at "
+           f"{analysis.source_sample_rate:,} Hz; {analysis.duration_s:.1f} s long, {analysis.analysed_s:.1f} s "
+           f"analysed (at most {limit_min:g} minutes are).")
 
 # ----------------------------------------------------------------------------- the verdict
 verdict = analysis.verdict
@@ -105,7 +103,8 @@ for column, (name, prediction) in zip(columns, analysis.predictions.items()):
         votes, windows = window_votes(prediction)
         st.caption(f"{1000 * prediction.seconds:.0f} ms for this model; {votes} of {windows} "
                    f"window{'s' if windows > 1 else ''} chose {prediction.genre}.")
-st.caption(f"Computing the spectrogram, shared by the CNN and the LSTM, took {1000 * analysis.feature_seconds:.0f} ms.")
+st.caption(f"Computing the spectrogram, shared by the CNN, the LSTM and the feature baseline, took "
+           f"{1000 * analysis.feature_seconds:.0f} ms.")
 
 st.subheader("Do they agree?")
 sentences = agreement_sentences(analysis.predictions)
@@ -128,18 +127,18 @@ for tab, (name, prediction) in zip(st.tabs([MODEL_TITLES[name] for name in analy
 
 # ----------------------------------------------------------------------------- what they heard
 st.header("What the models heard")
-db, times = clip_db(analysis.unit_levels, analysis.unit_starts_s, config)
 waveform_tab, spectrogram_tab, mfcc_tab = st.tabs(["Waveform", "Mel spectrogram (CNN)", "MFCCs (LSTM)"])
 with waveform_tab:
-    chart(waveform_figure(view.envelope), key="waveform", alt="Waveform of the clip")
+    chart(waveform_figure(analysis.envelope), key="waveform", alt="Waveform of the clip")
     st.caption(f"The sound wave, resampled to {config.sample_rate:,} samples per second and mixed to mono.")
 with spectrogram_tab:
-    chart(spectrogram_figure(db, times, config), key="spectrogram", alt="Mel spectrogram of the clip")
+    chart(spectrogram_figure(analysis.mel_db, analysis.column_times_s, config), key="spectrogram",
+          alt="Mel spectrogram of the clip")
     st.caption(f"{config.n_mels} mel bands (low pitches at the bottom) and {config.column_rate_hz:.1f} columns per "
                f"second; loudness in dB below the loudest point of each 30 s stretch. The CNN sees "
                f"{config.window_seconds:.1f} s of this at a time.")
 with mfcc_tab:
-    mfcc = standardise_rows(mfcc_from_db(db, config), models.normalisation.mfcc_mean, models.normalisation.mfcc_std)
-    chart(mfcc_figure(mfcc, times, colour_title="standardised"), key="mfcc", alt="MFCCs of the clip")
+    chart(mfcc_figure(analysis.mfcc, analysis.column_times_s, colour_title="standardised"), key="mfcc",
+          alt="MFCCs of the clip")
     st.caption(f"{config.n_mfcc} numbers per column that summarise the shape of the spectrum, standardised with "
                "the training-list statistics, as the LSTM reads them.")

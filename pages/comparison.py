@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.serve import artifacts, results
-from core.app.figures import (
+from core.app.comparison import (
     accuracy_table, benchmark_table, comparison_table, highlight_ours, protocol_figure, protocol_table, realworld_genre_frame,
     tradeoff_table,
 )

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.serve import artifacts
-from core.app.figures import experiments_figure, experiments_table, future_work_sentences
+from core.app.experiments import experiments_figure, experiments_table, future_work_sentences
 from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
 
 ensure_app_navigation()

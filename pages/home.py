@@ -5,7 +5,9 @@ import streamlit as st
 from core.serve import artifacts, results
 from core.serve.config import GENRES
 from core.serve.catalog import MODEL_NAMES, MODEL_TITLES, TITLES
-from core.app.figures import accuracy_table, column_title, split_description
+from core.app.comparison import accuracy_table
+from core.app.style import column_title
+from core.app.training import split_description
 from pages._common import artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
 
 ensure_app_navigation()

@@ -4,12 +4,11 @@ import streamlit as st
 
 from core.serve import artifacts
 from core.serve.examples import example_clips
-from core.app.figures import (
-    baseline_inputs, centres_over_time, clip_db, heatmap_figure, mel_ticks, pipeline_html, pipeline_steps, probability_figure,
-    short_title, spectrogram_figure, waveform_figure, window_inputs,
-)
+from core.app.clip_views import probability_figure, spectrogram_figure, waveform_figure
+from core.app.pipeline import baseline_inputs, centres_over_time, pipeline_html, pipeline_steps, window_inputs
+from core.app.style import heatmap_figure, mel_ticks, short_title
 from core.serve.catalog import MODEL_TITLES
-from pages._common import COMMANDS, artifacts_dir, chart, classifier, ensure_app_navigation, example_view
+from pages._common import COMMANDS, artifacts_dir, chart, classifier, ensure_app_navigation, example_analysis
 
 ensure_app_navigation()
 
@@ -31,15 +30,14 @@ if not examples:
 
 labels = [example.label for example in examples]
 example = examples[labels.index(st.selectbox("Worked example: a clip from the test list", labels, key="example"))]
-view = example_view(example.path)
-analysis = view.analysis
+analysis = example_analysis(example.path)
 st.audio(example.path.read_bytes(), format="audio/mpeg")
 
 # ----------------------------------------------------------------------------- 1. waveform
 st.header("1 · Sound is a list of numbers")
 st.markdown(f"- The microphone measures air pressure **{config.sample_rate:,} times a second**.\n"
             "- Up and down, fast and slow: hard to read for a person, and for a model.")
-chart(waveform_figure(view.envelope, height=200), key="waveform", alt="Waveform of the example clip")
+chart(waveform_figure(analysis.envelope, height=200), key="waveform", alt="Waveform of the example clip")
 
 # ----------------------------------------------------------------------------- 2. spectrogram
 st.header("2 · A spectrogram shows pitch over time")
@@ -50,7 +48,8 @@ st.markdown(
     f"- **{config.column_rate_hz:.1f} columns per second**, loudness in dB over a range of {config.top_db:.0f} dB.\n"
     "- Low pitches at the bottom, time from left to right, bright = loud."
 )
-db, times = clip_db(analysis.unit_levels[:1], analysis.unit_starts_s[:1], config)
+unit_columns = analysis.unit_levels[0].shape[1]   # the first 30 s, whose windows are shown below
+db, times = analysis.mel_db[:, :unit_columns], analysis.column_times_s[:unit_columns]
 windows = len(analysis.predictions["cnn"].window_starts_s) if "cnn" in analysis.predictions else 1
 index = st.slider("Which window do the models look at?", 0, max(windows - 1, 1), windows // 2, key="window",
                   disabled=windows < 2)

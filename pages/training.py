@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.serve import artifacts, results
-from core.app.figures import (
+from core.app.training import (
     architecture_table, confusion_figure, describe_head_choice, fold_choices_table, head_trials_table, head_variants_table,
     history_figure, per_genre_table, settings_table, split_name,
 )

@@ -1,4 +1,5 @@
-"""The Streamlit app (every page through ``AppTest``), ``core.app.figures`` and the bundled examples (``core.serve.examples``, ``core.learn.examples``).
+"""The Streamlit app (every page through ``AppTest``), its drawings (``core.app``), the analysis it draws
+(``core.serve.analysis``) and the bundled examples (``core.serve.examples``, ``core.learn.examples``).
 
 The pages are run twice: against the repository's ``artifacts/`` as they are (files written by
 training may be missing: the pages must say which command makes them) and against a complete
@@ -20,8 +21,11 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.app import figures
+from core.app import clip_views, pipeline, style
+from core.app import comparison as comparison_figures
+from core.app import training as training_figures
 from core.learn import examples as making_examples
+from core.serve import analysis
 from core.serve.artifacts import artifact_stamp
 from core.serve import examples as examples_module
 from core.serve.audio import decode
@@ -137,9 +141,9 @@ def model_metrics(at: AppTest) -> dict[str, str]:
     return [metric.value for metric in at.metric if metric.label == "Genre"]
 
 
-def uploaded_view(at: AppTest):
+def uploaded_analysis(at: AppTest):
     """The analysis the classify page keeps for the session's last upload or recording."""
-    store = at.session_state["clip_views"]
+    store = at.session_state["clip_analyses"]
     return list(store.values())[-1]
 
 
@@ -190,7 +194,7 @@ def test_home_shows_measured_accuracy_with_its_protocol(complete_artifacts, use_
     shown = {metric.label: metric.value for metric in at.metric}
     assert {"CNN", "LSTM"} <= set(shown)                                 # abbreviations keep their capitals
     for name, model in evaluation["test"]["models"].items():
-        assert shown[figures.column_title(name)] == f"{model['clip_accuracy']:.1%}"
+        assert shown[style.column_title(name)] == f"{model['clip_accuracy']:.1%}"
     assert "fault-filtered test list" in texts(at)
     for genre in GENRES:
         assert genre in texts(at)
@@ -205,7 +209,7 @@ def test_training_and_comparison_draw_every_figure(complete_artifacts, use_artif
     assert plotly_count(training) == 2 * len(epochs) + 1                 # learning curves + confusion matrices
     assert len(training.dataframe) == len(trained["models"]) + 1         # per genre, and the head's trials
     assert len(training.table) == 2 * len(epochs)                        # architecture, settings
-    assert figures.split_name(trained["split"]) in texts(training)
+    assert training_figures.split_name(trained["split"]) in texts(training)
     assert "combined verdict" in texts(training) and "musicnn" in texts(training)
     comparison = run_page("pages/comparison.py")
     assert plotly_count(comparison) == 1
@@ -252,13 +256,13 @@ def test_classify_gallery_shows_the_stored_answers_with_right_and_wrong_marks(cl
     frame = gallery_frame(at)
     shown = example_clips()
     assert len(frame) == len(shown) == len(stored["examples"])
-    titles = [figures.column_title(name) for name in stored["columns"]]
+    titles = [style.column_title(name) for name in stored["columns"]]
     assert list(frame.columns) == ["Clip", "GTZAN label"] + titles
     for (_, row), record in zip(frame.iterrows(), stored["examples"]):
         assert row["Clip"] == record["file"][:-len(".mp3")] and row["GTZAN label"] == record["label"]
         for name, title in zip(stored["columns"], titles):
             answer = record["answers"][name]
-            mark = figures.RIGHT if answer["right"] else figures.WRONG
+            mark = clip_views.RIGHT if answer["right"] else clip_views.WRONG
             assert row[title] == f"{mark} {answer['genre']} {answer['confidence']:.0%}"
             assert answer["right"] == (answer["genre"] == record["label"])
     right = sum(record["answers"][stored["columns"][0]]["right"] for record in stored["examples"])
@@ -278,7 +282,7 @@ def test_classify_gallery_without_marks_when_the_models_changed(tmp_path, use_ar
     at = run_page("pages/classify.py")
     frame = gallery_frame(at)
     assert list(frame.columns) == ["Clip", "GTZAN label"] and len(frame) == len(example_clips())
-    assert not any(mark in str(cell) for mark in (figures.RIGHT, figures.WRONG)
+    assert not any(mark in str(cell) for mark in (clip_views.RIGHT, clip_views.WRONG)
                    for cell in frame.to_numpy().ravel())
     assert any("retrained" in info.value and examples_module.GALLERY_COMMAND in info.value for info in at.info)
     assert len(model_metrics(at)) == len(classifier.model_names)       # the clip is still analysed
@@ -337,7 +341,7 @@ def test_a_bad_upload_shows_the_sentence_from_core(name, data):
     assert not at.exception
     assert [error.value for error in at.error] == [str(expected.value)]
     assert not model_metrics(at) and plotly_count(at) == 0
-    assert not at.session_state["clip_views"] if "clip_views" in at.session_state else True
+    assert not at.session_state["clip_analyses"] if "clip_analyses" in at.session_state else True
 
 
 def test_a_long_upload_is_cut_and_the_page_says_so(tmp_path, use_artifacts):
@@ -350,7 +354,7 @@ def test_a_long_upload_is_cut_and_the_page_says_so(tmp_path, use_artifacts):
     assert not at.exception
     warnings = [warning.value for warning in at.warning]
     assert any("15 seconds long" in warning and "first 12 seconds" in warning for warning in warnings), warnings
-    assert uploaded_view(at).analysis.truncated
+    assert uploaded_analysis(at).truncated
 
 
 def test_one_visitor_never_sees_another_visitors_upload():
@@ -359,10 +363,10 @@ def test_one_visitor_never_sees_another_visitors_upload():
     first.radio(key="source").set_value("Upload a file").run()
     first.get("file_uploader")[0].upload("private.wav", data, "audio/wav")
     first.run()
-    assert len(first.session_state["clip_views"]) == 1
+    assert len(first.session_state["clip_analyses"]) == 1
     second = run_page("pages/classify.py")
     second.radio(key="source").set_value("Upload a file").run()
-    assert "clip_views" not in second.session_state
+    assert "clip_analyses" not in second.session_state
     assert not model_metrics(second)
 
 
@@ -376,7 +380,7 @@ def test_a_session_keeps_only_the_last_few_analyses():
                                               "audio/wav"))
         at.run()
         assert not at.exception
-    assert len(at.session_state["clip_views"]) == SESSION_CLIPS
+    assert len(at.session_state["clip_analyses"]) == SESSION_CLIPS
 
 
 def test_how_it_works_shows_the_inputs_of_the_chosen_window(classifier):
@@ -518,7 +522,7 @@ def test_gallery_records_every_model_and_the_verdict(tmp_path):
 
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.fresh and gallery.note is None
-    table, help_texts = figures.gallery_table(example_clips(examples), gallery)
+    table, help_texts = clip_views.gallery_table(example_clips(examples), gallery)
     assert list(table.columns) == ["Clip", "GTZAN label", "CNN", "Pretrained musicnn", "Combined verdict"]
     assert help_texts["Combined verdict"] == "Combined verdict"
     assert help_texts["CNN"] == MODEL_TITLES["cnn"] and help_texts["Pretrained musicnn"] == MODEL_TITLES["musicnn"]
@@ -537,7 +541,7 @@ def test_gallery_without_a_verdict_has_no_verdict_column(tmp_path):
     making_examples.write_gallery(examples, artifacts, classifier=FakeClassifier(artifacts, verdict=False))
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.columns == ("cnn", "musicnn")
-    table, _ = figures.gallery_table(example_clips(examples), gallery)
+    table, _ = clip_views.gallery_table(example_clips(examples), gallery)
     assert "Combined verdict" not in table.columns
 
 
@@ -565,7 +569,7 @@ def test_a_stale_gallery_shows_no_marks(tmp_path, change):
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.status == "stale" and not gallery.fresh
     assert examples_module.GALLERY_COMMAND in gallery.note
-    table, help_texts = figures.gallery_table(example_clips(examples), gallery)
+    table, help_texts = clip_views.gallery_table(example_clips(examples), gallery)
     assert list(table.columns) == list(help_texts) == ["Clip", "GTZAN label"]
     assert len(table) == len(example_clips(examples))
     assert examples_module.gallery_summary(gallery) is None
@@ -575,7 +579,7 @@ def test_a_missing_gallery_says_which_command_makes_it(tmp_path):
     examples, artifacts = gallery_folders(tmp_path)
     gallery = examples_module.read_gallery(examples, artifacts)
     assert gallery.status == "missing" and examples_module.GALLERY_COMMAND in gallery.note
-    table, _ = figures.gallery_table(example_clips(examples), gallery)
+    table, _ = clip_views.gallery_table(example_clips(examples), gallery)
     assert table.to_dict("records") == [{"Clip": "blues.00003", "GTZAN label": "blues"},
                                         {"Clip": "jazz.00007", "GTZAN label": "jazz"}]
     assert examples_module.gallery_summary(gallery) is None
@@ -612,7 +616,7 @@ def test_the_bundled_gallery_is_what_the_models_say_now(classifier):
             assert stored[name]["confidence"] == pytest.approx(answer["confidence"], abs=1e-3)
 
 
-# ----------------------------------------------------------------------------- core.app.figures
+# ----------------------------------------------------------------------------- core.app and core.serve.analysis
 @dataclasses.dataclass
 class FakePrediction:
     probabilities: np.ndarray
@@ -640,17 +644,17 @@ def peaked(genre: str, top: float) -> np.ndarray:
 def test_waveform_envelope_keeps_the_extremes():
     samples = np.zeros(100_000, np.float32)
     samples[12_345], samples[67_890] = 0.9, -0.8
-    envelope = figures.waveform_envelope(samples, 22050, points=500)
-    assert len(envelope) == 500
-    assert envelope["high"].max() == pytest.approx(0.9) and envelope["low"].min() == pytest.approx(-0.8)
-    assert envelope["time_s"].is_monotonic_increasing and envelope["time_s"].iloc[-1] < 100_000 / 22050
-    short = figures.waveform_envelope(np.arange(10, dtype=np.float32), 10, points=500)
-    assert list(short["low"]) == list(range(10)) and short["time_s"].iloc[-1] == pytest.approx(0.9)
+    envelope = analysis.waveform_envelope(samples, 22050, points=500)
+    assert len(envelope.time_s) == len(envelope.low) == len(envelope.high) == 500
+    assert envelope.high.max() == pytest.approx(0.9) and envelope.low.min() == pytest.approx(-0.8)
+    assert np.all(np.diff(envelope.time_s) > 0) and envelope.time_s[-1] < 100_000 / 22050
+    short = analysis.waveform_envelope(np.arange(10, dtype=np.float32), 10, points=500)
+    assert list(short.low) == list(range(10)) and short.time_s[-1] == pytest.approx(0.9)
 
 
 def test_clip_db_joins_units_at_their_times():
     units = [np.full((CONFIG.n_mels, 334), 255, np.uint8), np.zeros((CONFIG.n_mels, 100), np.uint8)]
-    db, times = figures.clip_db(units, [0.0, 30.0], CONFIG)
+    db, times = analysis.clip_db(units, [0.0, 30.0], CONFIG)
     assert db.shape == (CONFIG.n_mels, 434) and times.shape == (434,)
     assert times[334] == 30.0 and times[333] < 30.0 and np.all(np.diff(times) > 0)
     assert db.max() <= 0 and db.min() >= -CONFIG.top_db
@@ -658,95 +662,95 @@ def test_clip_db_joins_units_at_their_times():
 
 def test_pool_columns_bounds_the_plotted_width():
     matrix, times = np.arange(20.0).reshape(2, 10), np.arange(10.0)
-    pooled, pooled_times = figures.pool_columns(matrix, times, 4)
+    pooled, pooled_times = clip_views.pool_columns(matrix, times, 4)
     assert pooled.shape[1] <= 4 and pooled[0, 0] == pytest.approx(1.0) and pooled_times[0] == pytest.approx(1.0)
-    assert figures.pool_columns(matrix, times, 10)[0] is matrix
+    assert clip_views.pool_columns(matrix, times, 10)[0] is matrix
 
 
 def test_mel_axis_is_labelled_in_hertz():
-    values, labels = figures.mel_ticks(CONFIG)
+    values, labels = style.mel_ticks(CONFIG)
     assert values == sorted(values) and len(values) == len(labels) >= 5
     assert "1 kHz" in labels and "512 Hz" in labels
-    centres = figures.mel_band_hz(CONFIG)
+    centres = style.mel_band_hz(CONFIG)
     assert len(centres) == CONFIG.n_mels and np.all(np.diff(centres) >= 0)
-    assert figures.hz_label(1500) == "1.5 kHz" and figures.hz_label(64) == "64 Hz"
+    assert style.hz_label(1500) == "1.5 kHz" and style.hz_label(64) == "64 Hz"
 
 
 def test_clip_figures_have_labelled_axes():
-    envelope = figures.waveform_envelope(np.sin(np.arange(50_000) / 10).astype(np.float32), 22050)
-    db, times = figures.clip_db([np.zeros((CONFIG.n_mels, 334), np.uint8)], [0.0], CONFIG)
-    for figure in (figures.waveform_figure(envelope, highlight_s=(1.0, 2.0)),
-                   figures.spectrogram_figure(db, times, CONFIG, highlight_s=(1.0, 3.9)),
-                   figures.mfcc_figure(db[:20], times)):
+    envelope = analysis.waveform_envelope(np.sin(np.arange(50_000) / 10).astype(np.float32), 22050)
+    db, times = analysis.clip_db([np.zeros((CONFIG.n_mels, 334), np.uint8)], [0.0], CONFIG)
+    for figure in (clip_views.waveform_figure(envelope, highlight_s=(1.0, 2.0)),
+                   clip_views.spectrogram_figure(db, times, CONFIG, highlight_s=(1.0, 3.9)),
+                   clip_views.mfcc_figure(db[:20], times)):
         assert isinstance(figure, go.Figure)
         assert "time (s)" in figure.layout.xaxis.title.text and figure.layout.yaxis.title.text
-    spectrogram = figures.spectrogram_figure(db, times, CONFIG)
+    spectrogram = clip_views.spectrogram_figure(db, times, CONFIG)
     assert "Hz" in "".join(spectrogram.layout.yaxis.ticktext)
 
 
 def test_probability_and_timeline_figures():
-    bars = figures.probability_figure(peaked("jazz", 0.6))
+    bars = clip_views.probability_figure(peaked("jazz", 0.6))
     assert list(bars.data[0].y) == list(GENRES) and bars.data[0].marker.color[GENRES.index("jazz")] == "#d62728"
     windows = np.tile(peaked("rock", 0.7), (5, 1))
-    timeline = figures.timeline_figure(windows, np.arange(5) * 1.4, 2.9)
+    timeline = clip_views.timeline_figure(windows, np.arange(5) * 1.4, 2.9)
     assert np.asarray(timeline.data[0].z).shape == (10, 5) and len(timeline.data[0].x) == 6
-    edges = figures.window_edges(np.array([0.0, 1.0, 2.0]), 2.0)
+    edges = clip_views.window_edges(np.array([0.0, 1.0, 2.0]), 2.0)
     assert list(edges) == [0.0, 1.5, 2.5, 4.0]
-    assert list(figures.window_edges(np.array([0.0]), 30.0, end_s=12.0)) == [0.0, 12.0]
+    assert list(clip_views.window_edges(np.array([0.0]), 30.0, end_s=12.0)) == [0.0, 12.0]
 
 
 def test_agreement_sentences_in_plain_words():
     agree = {"cnn": FakePrediction(peaked("jazz", 0.9)), "lstm": FakePrediction(peaked("jazz", 0.8))}
-    sentences = figures.agreement_sentences(agree)
-    assert figures.is_clear(agree) and "agree" in sentences[0] and "jazz" in sentences[0] and len(sentences) == 2
+    sentences = clip_views.agreement_sentences(agree)
+    assert clip_views.is_clear(agree) and "agree" in sentences[0] and "jazz" in sentences[0] and len(sentences) == 2
     disagree = {"cnn": FakePrediction(peaked("jazz", 0.9)), "lstm": FakePrediction(peaked("blues", 0.3))}
-    sentences = " ".join(figures.agreement_sentences(disagree))
-    assert not figures.is_clear(disagree)
+    sentences = " ".join(clip_views.agreement_sentences(disagree))
+    assert not clip_views.is_clear(disagree)
     assert "disagree" in sentences and "LSTM is unsure" in sentences and "none of these" in sentences
     two_to_one = dict(disagree, baseline=FakePrediction(peaked("blues", 0.6)))
-    assert figures.agreement_sentences(two_to_one)[0] == (
+    assert clip_views.agreement_sentences(two_to_one)[0] == (
         "The models disagree: the CNN says **jazz**; the LSTM and the feature baseline say **blues**.")
     close = np.full(10, 0.02)
     close[GENRES.index("pop")], close[GENRES.index("disco")] = 0.45, 0.39
     hesitant = {"cnn": FakePrediction(close / close.sum())}
-    assert "hesitates between pop" in " ".join(figures.agreement_sentences(hesitant, low=0.3))
+    assert "hesitates between pop" in " ".join(clip_views.agreement_sentences(hesitant, low=0.3))
 
 
 def test_split_description_names_the_protocol():
-    assert "fault-filtered" in figures.split_description("filtered")
-    assert "inflated" in figures.split_description("random")
-    assert figures.split_name("filtered") == "fault-filtered, artist-conditional"
+    assert "fault-filtered" in training_figures.split_description("filtered")
+    assert "inflated" in training_figures.split_description("random")
+    assert training_figures.split_name("filtered") == "fault-filtered, artist-conditional"
 
 
 def test_window_votes():
     windows = np.array([peaked("jazz", 0.9), peaked("jazz", 0.8), peaked("blues", 0.9)])
     prediction = FakePrediction(windows.mean(axis=0), windows)
-    assert figures.window_votes(prediction) == (2, 3)
+    assert clip_views.window_votes(prediction) == (2, 3)
 
 
 def test_training_figures_and_tables():
     trained = json.loads((ARTIFACTS / "training.json").read_text())
     for name, model in trained["models"].items():
         if name == "musicnn":      # a frozen tagger and a head: trials on validation, not epochs
-            trials = figures.head_trials_table(model["head_trials"])
+            trials = training_figures.head_trials_table(model["head_trials"])
             assert len(trials) == len(model["head_trials"]) and trials["mean (%)"].is_monotonic_decreasing
             continue
-        figure = figures.history_figure(model["history"], model["best_epoch"])
+        figure = training_figures.history_figure(model["history"], model["best_epoch"])
         assert {trace.name for trace in figure.data} >= {"training (windows)", "validation (windows)"}
-        table = figures.architecture_table(model["architecture"])
+        table = training_figures.architecture_table(model["architecture"])
         assert table.iloc[-1]["parameters"] == model["parameters"]
         assert "None" not in " ".join(table["output shape"])
-        settings = figures.settings_table(model)
+        settings = training_figures.settings_table(model)
         values = dict(zip(settings["setting"], settings["value"]))
         assert values["batch size"] == str(model["settings"]["batch_size"]) and values["optimizer"] == "Adam"
         assert ("mixup alpha" in values) == bool(model["augmentation"])
         assert (values.get("each band's mean over the window removed first (a fixed EQ cancels out)") == "yes") \
             == bool(model["settings"].get("centre_over_time"))
     matrix = np.arange(100).reshape(10, 10)
-    confusion = figures.confusion_figure(matrix)
+    confusion = training_figures.confusion_figure(matrix)
     assert np.array_equal(np.asarray(confusion.data[0].z), matrix) and confusion.layout.yaxis.title.text == "true genre"
     per_genre = {genre: {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 3} for genre in GENRES}
-    table = figures.per_genre_table(per_genre)
+    table = training_figures.per_genre_table(per_genre)
     assert list(table["genre"]) == list(GENRES) and list(table.columns) == ["genre", "precision", "recall", "F1",
                                                                             "test clips"]
 
@@ -755,21 +759,22 @@ def test_comparison_tables(complete_artifacts):
     from core.serve import artifacts as read, results
 
     rows = results.comparison_rows(complete_artifacts)
-    table = figures.comparison_table(rows)
+    table = comparison_figures.comparison_table(rows)
     evaluated = len(read.evaluation(complete_artifacts)["test"]["models"])
     assert table["measured here"].sum() == evaluated + 2 and table["protocol"].str.len().min() > 0
     assert table["accuracy (%)"].dtype == float
-    styles = figures.highlight_ours(table).to_html().split("</style>")[0]
+    styles = comparison_figures.highlight_ours(table).to_html().split("</style>")[0]
     assert "font-weight: bold" in styles
     for index, ours in table["measured here"].items():
         assert (f"_row{index}_col0," in styles or f"_row{index}_col0 " in styles) == ours
     evaluation, leaky = read.evaluation(complete_artifacts), read.leaky(complete_artifacts)
-    protocols = figures.protocol_table(evaluation, leaky)
+    protocols = comparison_figures.protocol_table(evaluation, leaky)
     assert len(protocols) == 6 and set(protocols["model"]) == {"CNN", "LSTM"}
     leaky_cnn = protocols[(protocols["model"] == "CNN") & protocols["protocol"].str.contains("leaky")]
     assert leaky_cnn["accuracy (%)"].iloc[0] == pytest.approx(91.2)
-    assert len(figures.protocol_figure(protocols).data) == 3
-    assert len(figures.protocol_table(evaluation, None)) == 4 and figures.protocol_table(None, None).empty
+    assert len(comparison_figures.protocol_figure(protocols).data) == 3
+    assert len(comparison_figures.protocol_table(evaluation, None)) == 4
+    assert comparison_figures.protocol_table(None, None).empty
 
 
 def test_tradeoff_and_benchmark_tables(complete_artifacts):
@@ -777,48 +782,48 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
 
     trained, evaluation, timed = (read.training(complete_artifacts), read.evaluation(complete_artifacts),
                                   read.benchmark(complete_artifacts))
-    table = figures.tradeoff_table(trained, evaluation, timed).set_index("model")
+    table = comparison_figures.tradeoff_table(trained, evaluation, timed).set_index("model")
     cnn = table.loc[MODEL_TITLES["cnn"]]
     assert cnn["ms per 30 s clip"] == 12.5
     assert cnn["parameters"] == trained["models"]["cnn"]["parameters"]
     assert cnn["test accuracy (%)"] == pytest.approx(100 * evaluation["test"]["models"]["cnn"]["clip_accuracy"])
-    without = figures.tradeoff_table(trained, None, None)
+    without = comparison_figures.tradeoff_table(trained, None, None)
     assert without["ms per 30 s clip"].isna().all() and without["test accuracy (%)"].isna().all()
-    assert figures.benchmark_model_ms(None) == {}
-    bench = figures.benchmark_table(timed)
+    assert comparison_figures.benchmark_model_ms(None) == {}
+    bench = comparison_figures.benchmark_table(timed)
     assert bench.iloc[0]["this app"] == "80.0" and bench.iloc[0]["common way (librosa + Keras)"] == "900.0"
     assert bench.iloc[-1]["common way (librosa + Keras)"] == "not measured" and "None" not in bench.to_string()
-    assert figures.benchmark_table(None).empty
+    assert comparison_figures.benchmark_table(None).empty
     rows, clips = results.accuracy_rows(complete_artifacts), results.view_clips(complete_artifacts)
-    accuracy = figures.accuracy_table(rows, clips).set_index("model")
+    accuracy = comparison_figures.accuracy_table(rows, clips).set_index("model")
     assert list(accuracy.index) == [row["model"] for row in rows]
     assert accuracy.loc[MODEL_TITLES["cnn"]].iloc[0] == pytest.approx(100 * evaluation["test"]["models"]["cnn"]["clip_accuracy"])
 
 
 def test_pipeline_drawing_uses_the_real_configuration():
     config = dataclasses.replace(CONFIG, n_mels=96, window_columns=24, n_mfcc=13)
-    cnn = figures.pipeline_steps("cnn", config, [{"type": "Conv2D"}] * 4)
+    cnn = pipeline.pipeline_steps("cnn", config, [{"type": "Conv2D"}] * 4)
     assert "picture\n96 × 24" in cnn and "4 convolution blocks\n3 × 3 filters" in cnn
     assert any("96 bands" in step for step in cnn) and cnn[-1] == "one of 10 genres"
     assert f"windows of {config.window_seconds:.1f} s" in cnn[2]
-    lstm = figures.pipeline_steps("lstm", config, [{"type": "Conv1D"}] + [{"type": "LSTM"}] * 2)
+    lstm = pipeline.pipeline_steps("lstm", config, [{"type": "Conv1D"}] + [{"type": "LSTM"}] * 2)
     assert "24 steps\nof 13 MFCCs" in lstm and "2 LSTM layers\n(with memory)" in lstm
     assert lstm.index("short patterns\n(a convolution over time)") == lstm.index("2 LSTM layers\n(with memory)") - 1
     centred = "each row minus its average\n(a speaker's EQ cancels out)"
     assert centred not in cnn
-    assert figures.pipeline_steps("cnn", config, [{"type": "Subtract"}] + [{"type": "Conv2D"}] * 4)[4] == centred
+    assert pipeline.pipeline_steps("cnn", config, [{"type": "Subtract"}] + [{"type": "Conv2D"}] * 4)[4] == centred
     levelled = "one loudness for every recording\n(quiet ones raised, loud ones lowered)"
-    assert levelled not in figures.pipeline_steps("musicnn", config)
-    musicnn = figures.pipeline_steps("musicnn", config, levelled=True)
+    assert levelled not in pipeline.pipeline_steps("musicnn", config)
+    musicnn = pipeline.pipeline_steps("musicnn", config, levelled=True)
     assert musicnn.index(levelled) == musicnn.index("log scale\n(like our hearing)") - 1
     architecture = [{"type": "InputLayer", "output_shape": [None, 41]}] + [{"type": "Dense"}] * 4
-    baseline = figures.pipeline_steps("baseline", config, architecture)
+    baseline = pipeline.pipeline_steps("baseline", config, architecture)
     assert baseline[1].startswith("41 statistics") and "3 dense layers" in baseline
-    assert figures.baseline_inputs(config, architecture) == 41
+    assert pipeline.baseline_inputs(config, architecture) == 41
 
 
 def test_pipeline_html_escapes_and_keeps_every_step():
-    page = figures.pipeline_html(["a <b>\nsecond line", "genre"])
+    page = pipeline.pipeline_html(["a <b>\nsecond line", "genre"])
     assert page.count("↓") == 1 and "a &lt;b&gt;<br>second line" in page and "<b>" not in page
 
 
@@ -826,23 +831,26 @@ def test_window_inputs_are_what_the_models_read(classifier):
     from core.serve.inputs import cnn_batch, db_windows, lstm_batch
 
     levels = np.random.default_rng(0).integers(0, 256, size=(CONFIG.n_mels, 334)).astype(np.uint8)
-    inputs = figures.window_inputs(levels, 3, classifier.config, classifier.normalisation)
+    inputs = pipeline.window_inputs(levels, 3, classifier.config, classifier.normalisation)
     windows, starts = db_windows(levels, classifier.config)
     assert np.array_equal(inputs.cnn, cnn_batch(windows, classifier.normalisation)[3, :, :, 0])
     assert np.array_equal(inputs.lstm.T, lstm_batch(windows, classifier.normalisation, classifier.config)[3])
     assert inputs.start_s == pytest.approx(starts[3] / classifier.config.column_rate_hz)
     assert inputs.times_s.shape == (classifier.config.window_columns,)
-    centred = figures.window_inputs(levels, 3, classifier.config, classifier.normalisation, cnn_centred=True)
+    centred = pipeline.window_inputs(levels, 3, classifier.config, classifier.normalisation, cnn_centred=True)
     assert np.allclose(centred.cnn, inputs.cnn - inputs.cnn.mean(axis=1, keepdims=True))
     assert np.allclose(centred.cnn.mean(axis=1), 0, atol=1e-5) and np.array_equal(centred.lstm, inputs.lstm)
-    assert figures.centres_over_time([{"type": "Subtract"}]) and not figures.centres_over_time(None)
+    assert pipeline.centres_over_time([{"type": "Subtract"}]) and not pipeline.centres_over_time(None)
 
 
-def test_analyse_clip_keeps_a_small_view(classifier):
+def test_the_analysis_keeps_the_decode_facts_and_what_the_pages_draw(classifier):
     data = encode(music(8.0, 44100, channels=2), 44100, "WAV", "PCM_16")
-    view = figures.analyse_clip(classifier, data, points=300)
-    assert isinstance(view.envelope, pd.DataFrame) and len(view.envelope) == 300
-    assert view.channels == 2 and view.source_sample_rate == 44100 and view.format.startswith("WAV")
-    assert set(view.analysis.predictions) == set(classifier.model_names)
+    clip = classifier.analyse(data, envelope_points=300)
+    assert len(clip.envelope.time_s) == 300
+    assert clip.channels == 2 and clip.source_sample_rate == 44100 and clip.format.startswith("WAV")
+    assert set(clip.predictions) == set(classifier.model_names)
+    db, times = analysis.clip_db(clip.unit_levels, clip.unit_starts_s, classifier.config)
+    assert np.array_equal(clip.mel_db, db) and np.array_equal(clip.column_times_s, times)
+    assert clip.mfcc.shape == (classifier.config.n_mfcc, db.shape[1])
     with pytest.raises(AudioError):
-        figures.analyse_clip(classifier, b"not audio at all")
+        classifier.analyse(b"not audio at all")

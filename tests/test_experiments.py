@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.app.figures import experiments_figure, experiments_table, future_work_sentences
+from core.app.experiments import experiments_figure, experiments_table, future_work_sentences
 
 pytest.importorskip("tensorflow", reason="the experiments train Keras models (requirements-dev.txt)")
 

@@ -364,20 +364,20 @@ def test_concurrent_visitors_each_see_their_own_upload_with_one_classifier(examp
     monkeypatch.setattr(GenreClassifier, "__init__", counting_init)
     _common._classifier.clear()                      # the sessions below load the models
     running, most_at_once, analysed, count_lock = [0], [0], [], threading.Lock()
-    analyse_clip = _common.analyse_clip
+    analyse = GenreClassifier.analyse
 
-    def counting_analyse_clip(*args, **kwargs):
+    def counting_analyse(*args, **kwargs):
         with count_lock:
             running[0] += 1
             most_at_once[0] = max(most_at_once[0], running[0])
         try:
-            return analyse_clip(*args, **kwargs)
+            return analyse(*args, **kwargs)
         finally:
             with count_lock:
                 running[0] -= 1
                 analysed.append(1)
 
-    monkeypatch.setattr(_common, "analyse_clip", counting_analyse_clip)
+    monkeypatch.setattr(GenreClassifier, "analyse", counting_analyse)
     chosen = examples[:VISITORS]
     sessions, failures = {}, []
     barrier = threading.Barrier(VISITORS)
@@ -411,7 +411,7 @@ def test_concurrent_visitors_each_see_their_own_upload_with_one_classifier(examp
         assert shown_genres(at) == genres(row["analysis"]), label
         store = at.session_state[_common.SESSION_KEY]
         assert [key[0] for key in store] == [hashlib.sha256(row["data"]).hexdigest()], label
-        assert_same_analysis(next(iter(store.values())).analysis, row["analysis"], label)
+        assert_same_analysis(next(iter(store.values())), row["analysis"], label)
 
 
 @pytest.mark.slow

@@ -192,7 +192,7 @@ def test_evaluate_folder_plays_the_clips_quieter_when_asked(classifier, labelled
 
 
 def test_verdict_sentences_name_who_backs_it():
-    from core.app.figures import verdict_sentences
+    from core.app.clip_views import verdict_sentences
 
     class Said:
         def __init__(self, genre):

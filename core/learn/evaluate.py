@@ -98,7 +98,7 @@ def with_verdict(classifier, predictions: dict, analysed_s: float) -> dict:
 
 
 def analyse_audio(classifier, path: Path, capture_clip: str | None, gain_db: float = 0.0, rooms: str = "measurement"):
-    """Decode a file through the app's path and classify it.
+    """Decode a file and classify it through the app's one analysis (``GenreClassifier.analyse``).
 
     Optionally through the room of ``rooms`` that ``capture_clip`` (the clip's name) falls in first, then
     ``gain_db`` louder (clipped at full scale, as a file would be) or quieter.

@@ -2,8 +2,9 @@
 
 One :class:`GenreClassifier` reads ``artifacts/`` once (configuration, normalisation statistics, the
 LiteRT models, the transfer model's head and the verdict's weights) and is shared by the app, the
-command line and the evaluation. It is safe to use from several threads: each interpreter is guarded
-by its own lock.
+command line and the evaluation, which all analyse a clip through its ``analyse`` (the record is
+``core.serve.analysis.Analysis``). It is safe to use from several threads: each interpreter is
+guarded by its own lock.
 """
 
 from __future__ import annotations
@@ -16,60 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from core.serve.audio import DecodedAudio
+from core.serve.analysis import (ENVELOPE_POINTS, Analysis, ModelPrediction, clip_db, standardised_mfcc,
+                                 waveform_envelope)
+from core.serve.audio import DecodedAudio, Source, decode
 from core.serve.catalog import MODEL_NAMES, VERDICT
 from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
 from core.serve.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
 from core.serve.musicnn_input import log_mel, patch_starts, patches
 from core.serve.artifacts import ARTIFACTS_DIR, FEATURE_CONFIG_FILE, NORMALISATION_FILE, HEAD_FILE, VERDICT_FILE, model_file
 from core.serve.pretrained import TransferHead, tagger_outputs
-from core.serve.representation import stft, unit_bounds, unit_levels
+from core.serve.representation import Spectrogram, mel_levels, unit_bounds
 
 MAX_BATCH = 64
 # musicnn's first layers hold about 9 MB of activations per 3 s patch: patches go through it a few at a
 # time (64 at once peaked at 856 MB on a 10-minute file).
 TAGGER_BATCH = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelPrediction:
-    """What one model says about a clip, and how its opinion moves through the clip."""
-
-    model: str
-    genre: str
-    probabilities: np.ndarray          # (10,) the clip's: the windows' mean (the transfer head may pool its own way)
-    window_probabilities: np.ndarray   # (windows, 10)
-    window_starts_s: np.ndarray        # (windows,) start of each window in the clip
-    window_seconds: float              # length of one window
-    seconds: float                     # time this model took, input preparation included
-
-    @property
-    def confidence(self) -> float:
-        return float(self.probabilities.max())
-
-    def ranked(self) -> list[tuple[str, float]]:
-        """Genres from most to least likely."""
-        order = np.argsort(-self.probabilities)
-        return [(GENRES[index], float(self.probabilities[index])) for index in order]
-
-
-@dataclasses.dataclass(frozen=True)
-class Analysis:
-    """A classified clip: its representation, every model's prediction and what the user should know."""
-
-    predictions: dict[str, ModelPrediction]
-    verdict: ModelPrediction | None    # the models combined (None without artifacts/verdict.json)
-    unit_levels: list[np.ndarray]      # the mel representation of each analysed 30 s unit
-    unit_starts_s: list[float]
-    duration_s: float
-    analysed_s: float
-    truncated: bool
-    notices: tuple[str, ...]
-    feature_seconds: float             # representation of every unit
-
-    def outcomes(self) -> dict[str, ModelPrediction]:
-        """Every model's prediction and, last, the combined verdict when there is one."""
-        return self.predictions | ({VERDICT: self.verdict} if self.verdict is not None else {})
 
 
 class GenreClassifier:
@@ -105,8 +67,14 @@ class GenreClassifier:
         """The models and, when the artifacts have its weights, the combined verdict."""
         return self.model_names + ([VERDICT] if self.verdict_weights else [])
 
-    def analyse(self, audio: DecodedAudio) -> Analysis:
-        """Cut decoded audio into units, compute their representation once, and run every model."""
+    def analyse(self, source: Source | DecodedAudio, envelope_points: int = ENVELOPE_POINTS) -> Analysis:
+        """The one analysis of a clip: decode ``source`` (bytes, a path or a file object; decoded audio is
+        taken as it is), cut it into units, compute their representation once, run every model, and
+        keep what the pages draw.
+
+        Raises ``core.serve.errors.AudioError`` (one plain sentence) when the input cannot be analysed.
+        """
+        audio = source if isinstance(source, DecodedAudio) else decode(source, self.config)
         config = self.config
         bounds = unit_bounds(len(audio.samples), config)
         baseline, transfer = "baseline" in self._interpreters, "musicnn" in self._interpreters
@@ -118,12 +86,12 @@ class GenreClassifier:
         for start, stop in bounds:
             unit = audio.samples[start:stop]
             started = time.perf_counter()
-            spectrum = stft(unit, config)
-            levels.append(unit_levels(unit, config, spectrum))
+            spectrogram = Spectrogram.of(unit, config)
+            levels.append(mel_levels(spectrogram.mel, config))
             feature_seconds += time.perf_counter() - started
             if baseline:
                 started = time.perf_counter()
-                statistics.append(clip_features(unit, config, config.baseline_features, spectrum))
+                statistics.append(clip_features(unit, config, config.baseline_features, spectrogram))
                 own_seconds["baseline"] += time.perf_counter() - started
             if transfer:
                 started = time.perf_counter()
@@ -141,10 +109,14 @@ class GenreClassifier:
                 f"The clip is {audio.analysed_s:.1f} s long, shorter than one model window "
                 f"({config.window_seconds:.1f} s), so it was repeated to fill one window."
             )
+        db, times = clip_db(levels, starts, config)
         return Analysis(
             predictions=predictions, verdict=self.verdict(predictions, audio.analysed_s), unit_levels=levels, unit_starts_s=starts,
             duration_s=audio.duration_s, analysed_s=audio.analysed_s, truncated=audio.truncated,
-            notices=tuple(notices), feature_seconds=feature_seconds,
+            notices=tuple(notices), feature_seconds=feature_seconds, format=audio.format, channels=audio.channels,
+            source_sample_rate=audio.source_sample_rate,
+            envelope=waveform_envelope(audio.samples, audio.sample_rate, envelope_points), mel_db=db,
+            column_times_s=times, mfcc=standardised_mfcc(db, config, self.normalisation),
         )
 
     def predict_units(self, levels: list[np.ndarray], unit_starts_s: list[float],

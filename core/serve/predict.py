@@ -29,7 +29,6 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from core.serve.audio import decode
 from core.serve.config import GENRES
 from core.serve.errors import AudioError
 
@@ -41,7 +40,7 @@ PROGRESS_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {ra
 def classify_file(classifier, path: str) -> dict:
     """The ``--json`` record of one file: its predictions, or the reason it was not classified."""
     try:
-        analysis = classifier.analyse(decode(Path(path), classifier.config))
+        analysis = classifier.analyse(Path(path))
     except FileNotFoundError:
         return {"file": path, "ok": False, "error": "The file does not exist."}
     except IsADirectoryError:

@@ -12,6 +12,7 @@ Vocabulary:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -24,6 +25,7 @@ _WHOLE_UNIT_TOLERANCE = 1.05
 # A unit at least this fraction of the reference length uses its own frame count for the column
 # positions, as the images do; a shorter one keeps the reference column spacing.
 _FULL_UNIT_FRACTION = 0.95
+_TRANSPOSE_TILE = 128        # frames per tile when the magnitudes are turned bins x frames
 
 
 # ----------------------------------------------------------------------------- mel filter bank
@@ -104,17 +106,41 @@ def stft(samples: np.ndarray, config: FeatureConfig | PretrainedConfig, pad_mode
     return spectrum
 
 
+@dataclasses.dataclass(frozen=True)
+class Spectrogram:
+    """A stretch of audio's STFT, its magnitude and its mel power, computed once for everything that
+    reads them: serving makes each unit's image levels and the baseline's clip statistics from one."""
+
+    spectrum: np.ndarray         # (frames, bins) complex64: the ``stft``
+    magnitude: np.ndarray        # (bins, frames) float32: its magnitude, laid out as librosa holds it
+    mel: np.ndarray              # (n_mels, frames) float32: the mel power spectrogram
+
+    @classmethod
+    def of(cls, samples: np.ndarray, config: FeatureConfig | PretrainedConfig,
+           spectrum: np.ndarray | None = None) -> "Spectrogram":
+        """The spectrogram of ``samples``; ``spectrum`` is their ``stft`` when the caller already has it."""
+        spectrum = stft(samples, config) if spectrum is None else spectrum
+        magnitude = _bins_by_frame(np.abs(spectrum))
+        basis = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
+        return cls(spectrum, magnitude, basis @ (magnitude * magnitude))
+
+
+def _bins_by_frame(magnitude: np.ndarray) -> np.ndarray:
+    """``np.ascontiguousarray(magnitude.T)``, copied ``_TRANSPOSE_TILE`` frames at a time: each tile
+    stays in the CPU cache, which makes the copy about twice as fast as one strided pass."""
+    transposed = np.empty(magnitude.shape[::-1], dtype=magnitude.dtype)
+    for start in range(0, len(magnitude), _TRANSPOSE_TILE):
+        transposed[:, start:start + _TRANSPOSE_TILE] = magnitude[start:start + _TRANSPOSE_TILE].T
+    return transposed
+
+
 def mel_power(samples: np.ndarray, config: FeatureConfig | PretrainedConfig,
               spectrum: np.ndarray | None = None) -> np.ndarray:
     """Mel power spectrogram (n_mels x frames, float32) with centred, reflect-padded frames.
 
-    ``spectrum`` is the samples' ``stft`` when the caller already has it (the baseline's statistics
-    share it), so no STFT is computed twice.
+    ``spectrum`` is the samples' ``stft`` when the caller already has it.
     """
-    spectrum = stft(samples, config) if spectrum is None else spectrum
-    power = np.ascontiguousarray((np.abs(spectrum) ** 2).T)
-    basis = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
-    return basis @ power
+    return Spectrogram.of(samples, config, spectrum).mel
 
 
 def power_as_db(mel: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -159,12 +185,15 @@ def column_frames(n_frames: int, config: FeatureConfig) -> np.ndarray:
     return frames[frames < n_frames]
 
 
-def unit_levels(samples: np.ndarray, config: FeatureConfig, spectrum: np.ndarray | None = None) -> np.ndarray:
-    """One unit of audio (or its ``stft``) to its image levels (uint8, n_mels x columns)."""
-    mel = mel_power(samples, config, spectrum)
+def unit_levels(samples: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """One unit of audio to its image levels (uint8, n_mels x columns)."""
+    return mel_levels(mel_power(samples, config), config)
+
+
+def mel_levels(mel: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """A unit's mel power spectrogram to its image levels (uint8, n_mels x columns)."""
     frames = column_frames(mel.shape[1], config)
-    db = power_as_db(mel, config)
-    return quantise(db, config)[:, frames]
+    return quantise(power_as_db(mel, config), config)[:, frames]
 
 
 def unit_bounds(n_samples: int, config: FeatureConfig) -> list[tuple[int, int]]:
