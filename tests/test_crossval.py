@@ -177,7 +177,7 @@ def test_captured_versions_become_rows_of_their_own():
 def test_the_verdict_weighs_gtzan_validation_and_real_out_of_fold_as_documented():
     """Validation favours model a, the real clips favour b: no weighting gets both right (worked by hand)."""
     soft, confident_wrong = np.eye(10)[0] * 0.6 + np.eye(10)[1] * 0.4, np.eye(10)[1]
-    views = {"images": {"labels": np.array([0, 0]), "models": {"a": np.stack([soft, soft]),
+    views = {"audio": {"labels": np.array([0, 0]), "models": {"a": np.stack([soft, soft]),
                                                                "b": np.stack([confident_wrong] * 2)}}}
     records = [{"label": "blues", "models": {"a": {"probabilities": dict(zip(GENRES, confident_wrong))},
                                              "b": {"probabilities": dict(zip(GENRES, soft))}}}] * 3
