@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from core.app.style import readable
 
 EXPERIMENT_VIEWS = {"test_accuracy": "test (%)", "mp3_accuracy": "test MP3s (%)", "mic_accuracy": "speaker → mic (%)",
-                    "realworld_dev_accuracy": "real world (%)"}
+                    "realworld_dev_accuracy": "real world, earlier dev set (%)"}
 
 
 # The original report's future work: (item, variant, the variant it is compared with).
