@@ -359,43 +359,15 @@ def architecture(model) -> list[dict]:
 def model_settings(epochs: int | None) -> dict[str, TrainingSettings]:
     """The settings chosen on the validation list, per model.
 
-    Measured on the validation clips (seed 0): for the CNN, dropout 0.5 with two frequency and two
-    time masks beat dropout 0.3 with one of each (65.0% against 64.0%), 64-column windows did not
-    help (61.4%), nor did 10 crops per clip (62.4%); for the LSTM, augmentation is essential
-    (46.2% without it, 53.8% with it), 12 crops per clip instead of 6 helped (55.8%), while 128
-    units (54.8%), 64-step windows (50.8%), 40 MFCCs, averaging its outputs over time (54.8%) and
-    bidirectional layers (55.8%, twice the cost) did not; it keeps improving slowly, hence more
-    epochs. Seeds alone move the LSTM by about 4 points (below).
-
-    Later, over several seeds (figures for seeds 0 / 1 / 2): a 1-D convolution over time before
-    the LSTMs lifted it from 55.8 / 58.9 / 54.8% to 59.9 / 59.9 / 57.9% (kept). For the CNN
-    (65.0 / 64.0% as it is), shifting windows by up to three mel bands (66.5 / 64.0%), a random
-    spectral tilt of up to 6 dB (63.5 / 65.5%) and pooling the maximum as well as the average over
-    time (64.5 / 62.4%) changed nothing beyond seed noise; training on 70% of the training list cost
-    it only 1.5 points, so more artist-filtered data is not a quick win either. Averaging the three
-    seeds' outputs gained too little for three times the cost (CNN 65.0% against 65.0 / 64.0 / 61.9%
-    alone, the plain LSTM 56.9%). Transfer from the MSD musicnn checkpoints (Pons & Serra 2019, in
-    the ``musicnn`` wheel) on this 11-frames-per-second representation gave 62-64% with a logistic
-    regression on frozen embeddings, 66-68% averaged with this CNN, at several times the CNN's
-    inference cost; not kept.
-
-    For recordings (a user's MP3, a microphone in a room), measured on the validation clips with audio,
-    from their MP3s and through the measurement rooms of ``core.learn.capture`` (seed 0): the CNN as it was
-    reached 65.0% on the images, 62.9% on the MP3s and 29.2% through the rooms; with half of its
-    training clips degraded in the mel domain each epoch, 62.4 / 58.4 / 34.8%; with the clips that
-    have audio replaced by one of three simulated recordings of it instead (the image-only clips
-    still degraded in the mel domain), 64.0 / 69.7 / 43.8% (kept). The LSTM with the mel-domain
-    degradation fell to 49.7% on the images by epoch 32 (59.9% without), so it keeps clean training.
-    With simulated recordings of its clips with audio only (half of them each epoch, image-only clips left
-    clean: ``capture_images=False``) it reached 58.9 / 53.9 / 39.3% (seed 0), against 59.9 / 56.2 / 27.0%,
-    and 60.1 ± 1.7% on the images over seeds 0-2 against 59.2 ± 1.0% (``lstm_recorded`` against ``lstm``
-    in ``artifacts/experiments.json``): kept.
-
-    A fixed frequency response (a small speaker, a room's colour, a microphone) adds a constant to each
-    band in dB. With the network removing each band's mean over the window first (``centre_over_time``;
-    for the LSTM, each MFCC's), seed 0 reached, on images / MP3s / rooms: CNN 67.5 / 67.4 / 47.2%
-    (against 64.0 / 69.7 / 43.8%), LSTM 60.4 / 57.3 / 50.6% (against 58.9 / 53.9 / 39.3%): kept for
-    both; ``cnn_centred`` and ``lstm_centred`` in ``artifacts/experiments.json`` have three seeds.
+    For the CNN: dropout 0.5 with two frequency and two time masks, 32-column windows and six crops per
+    clip; for the LSTM: twelve crops per clip, more epochs and patience (it keeps improving slowly), a
+    1-D convolution over time before its two 64-unit layers. Both hear half of their clips with audio
+    as simulated recordings each epoch (the CNN also degrades image-only clips in the mel domain; the
+    LSTM keeps them clean) and remove each band's (each MFCC's) mean over the window first, so a fixed
+    frequency response cancels. The alternatives measured on validation over three seeds, with their
+    figures, are the variants of ``artifacts/experiments.json`` (``python -m core.experiments``, the
+    Experiments page): without augmentation, without simulated recordings, without centring, GRU,
+    bidirectional LSTM, the LSTM without its convolution, a CRNN, the CNN and LSTM ensemble.
     """
     chosen = {
         "cnn": TrainingSettings(dropout=0.5, freq_masks=2, time_masks=2, max_epochs=50, patience=15,

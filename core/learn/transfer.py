@@ -341,9 +341,10 @@ TRAINING_MIXES: dict[str, tuple[str, ...]] = {
 VALIDATION_VIEWS: dict[str, tuple[str, ...]] = {
     "images": ("image",), "audio": ("audio",), "audio measured": ("audio measured",),
 }
-# musicnn costs about 33 ms a 3 s patch on two cores (python -m core.bench): four patches per 30 s
-# keep the transfer model within its 150 ms and every model together within 250 ms. On validation, 8
-# patches scored best (audio views 67.4% against 62.4% with 4): accuracy traded for a responsive app.
+# musicnn's time grows with every 3 s patch (python -m core.bench times it): four patches per 30 s keep
+# the transfer model within its 150 ms and every model together within 250 ms. Validation scores more
+# patches higher (``patches_trials`` in training.json, on the Training page): accuracy traded for a
+# responsive app.
 SERVING_PATCH_BUDGET = 4
 HEAD_GRID = [HeadSettings(features=features, l2=l2, prior_strength=prior)
              for features in ("tags", "penultimate", "both") for l2 in (1e-3, 1e-2, 1e-1) for prior in (0.0, 1.0)
