@@ -238,3 +238,23 @@ def test_cross_validate_refuses_folders_without_grouped_folds(tmp_path, capsys, 
         evaluate_main(["--data", str(tmp_path), "--cross-validate"])
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_head_choice_weighs_gtzan_validation_without_fitting_on_it(synthetic, monkeypatch):
+    gtzan, real, folds = synthetic
+    valid = _rows(30, 9, "v", kinds=("image", "audio", "audio captured"))
+    fitted_on = []
+    fit = realhead.fit_clip_head
+
+    def recording(gtzan_rows, *args, **kwargs):
+        fitted_on.append(set(gtzan_rows.clips))
+        return fit(gtzan_rows, *args, **kwargs)
+
+    monkeypatch.setattr(realhead, "fit_clip_head", recording)
+    grid = [realhead.HeadChoice(features="tags", prior="none", real_weight=4.0)]
+    _, trials = realhead.FoldHeads(gtzan, real, folds, TAGS, valid=valid).choose(grid, within=[1, 2, 3, 4])
+    trial = trials[0]
+    assert set(trial["valid"]) == set(realhead.VALID_VIEWS)
+    assert trial["score"] == pytest.approx(realhead.HEAD_REAL_SHARE * trial["accuracy"]
+                                           + (1 - realhead.HEAD_REAL_SHARE) * np.mean(list(trial["valid"].values())))
+    assert all(not clips & set(valid.clips) for clips in fitted_on)

@@ -40,7 +40,7 @@ def learn_real_music(out: Path, data_dir: Path, real_dir: Path, seed: int) -> di
     context = crossval.Context(out, data_dir, real_dir, clips, seed, crossval.work_folder(out, clips, seed, False))
     stored = (json.loads((out / EVALUATION_FILE).read_text()) if (out / EVALUATION_FILE).exists() else {})
     cv = stored.get("realworld_cv")
-    if not cv or cv.get("work_folder") != context.work.name:
+    if not cv or cv.get("work_folder") != f"{context.work.name}/{crossval.FOLD_VERSION}":
         log(f"learning real music: grouped cross-validation on {real_dir}")
         cv = crossval.write_cross_validation(out, data_dir, real_dir, seed)
     record = crossval.refit_shipped(context, crossval.head_data(out, data_dir, real_dir, clips, seed))

@@ -8,8 +8,8 @@ app's own serving path (``GenreClassifier`` on a folder of that fold's artifacts
 
 - the transfer head, on GTZAN's training list and the real clips of the other folds (each also
   heard through simulated devices), with what it reads, its regularisation, how it uses the genre
-  tags and how much a real clip weighs chosen by leave-one-fold-out inside those folds
-  (``core.learn.realhead``);
+  tags and how much a real clip weighs chosen by leave-one-fold-out inside those folds together with
+  GTZAN's validation clips (``core.learn.realhead``);
 - the CNN and the LSTM, fine-tuned from their GTZAN-only networks (``artifacts/<name>.gtzan.keras``,
   which never saw a real clip) on GTZAN's training list plus the other folds' real clips (clean and
   through simulated devices), the epoch kept by GTZAN's validation list;
@@ -53,7 +53,10 @@ FINE_TUNE_EPOCHS = 6
 FINE_TUNE_LEARNING_RATE = 3e-4
 REAL_REPEATS = 2            # each real clip of the training folds appears this many times per epoch
 REAL_RECORDINGS = 3         # simulated recordings of each real clip for the window models
-CACHE_VERSION = 1                # bump when what a fold computes changes
+CACHE_VERSION = 1                # bump when the window models' fine-tuning changes
+# Bump when how a fold chooses its head or verdict changes: its answers are recomputed, its window
+# models (in the same folder) are kept.
+FOLD_VERSION = 2
 
 
 def quick_grid() -> list[realhead.HeadChoice]:
@@ -95,7 +98,7 @@ class HeadData:
 
     @property
     def heads(self) -> realhead.FoldHeads:
-        return realhead.FoldHeads(self.gtzan_train, self.real, self.folds, self.tags, self.fitted)
+        return realhead.FoldHeads(self.gtzan_train, self.real, self.folds, self.tags, self.fitted, self.gtzan_valid)
 
     @property
     def level_db(self) -> float | None:
@@ -378,7 +381,7 @@ def train_models(context: Context, data: HeadData, choice: realhead.HeadChoice, 
 def run_fold(context: Context, data: HeadData, grid, fold: int) -> dict:
     """Fit everything without ``fold``; its clips' predictions (no verdict yet) and the validation views."""
     folder = prepare_folder(context.artifacts, context.work / f"fold{fold}")
-    done = folder / "fold.json"
+    done = folder / f"fold-{FOLD_VERSION}.json"
     if done.exists():
         log(f"fold {fold}: done before, read from {done}")
         return json.loads(done.read_text())
@@ -388,7 +391,7 @@ def run_fold(context: Context, data: HeadData, grid, fold: int) -> dict:
     record = {"fold": fold, "trained_on_folds": inner, "head_choice": dataclasses.asdict(choice),
               "head_inner_accuracy": max(trial["accuracy"] for trial in trials),
               "window_models": train_models(context, data, choice, inner, folder)}
-    _save_views(valid_views(folder, context.gtzan_dir, context.quick), folder / "valid_views.npz")
+    _save_views(valid_views(folder, context.gtzan_dir, context.quick), folder / f"valid-views-{FOLD_VERSION}.npz")
     record["records"] = serving_records(folder, context.real_dir, [c for c in context.clips if c.fold == fold])
     done.write_text(json.dumps(record) + "\n")
     return record
@@ -404,7 +407,7 @@ def cross_validate(context: Context, data: HeadData, grid=None, on_record=None) 
     for fold in context.folds:
         others = [record for other, result in folds.items() if other != fold for record in result["records"]]
         folder = context.work / f"fold{fold}"
-        verdicts[fold] = choose_verdict(_load_views(folder / "valid_views.npz"), others)
+        verdicts[fold] = choose_verdict(_load_views(folder / f"valid-views-{FOLD_VERSION}.npz"), others)
         (folder / VERDICT_FILE).write_text(json.dumps(verdicts[fold], indent=1) + "\n")
         log(f"fold {fold}: verdict weights {verdicts[fold]['weights']}")
         for record in serving_records(folder, context.real_dir, [c for c in context.clips if c.fold == fold]):
@@ -430,7 +433,7 @@ def cross_validate(context: Context, data: HeadData, grid=None, on_record=None) 
         "records": [{key: record[key] for key in ("clip", "label", "fold", "group", "confidence")}
                     | {"predicted": {name: value["genre"] for name, value in record["models"].items()}}
                     for record in records],
-        "work_folder": context.work.name,
+        "work_folder": f"{context.work.name}/{FOLD_VERSION}",
     }
 
 
@@ -459,7 +462,8 @@ def head_variants(context: Context, data: HeadData, log=log) -> dict:
     Kept in the work folder (minutes of fits), keyed by the families' grids."""
     with_mtt = has_mtt(context.artifacts) and not context.quick
     grids = variant_grids(with_mtt, context.quick)
-    key = _digest({name: [dataclasses.asdict(choice) for choice in grid] for name, grid in grids.items()})
+    key = _digest({name: [dataclasses.asdict(choice) for choice in grid] for name, grid in grids.items()},
+                  FOLD_VERSION, realhead.VALID_VIEWS, realhead.HEAD_REAL_SHARE)
     path = context.work / f"head-variants-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -477,7 +481,7 @@ def head_variants(context: Context, data: HeadData, log=log) -> dict:
 def out_of_fold_records(context: Context) -> list[dict]:
     """Every real clip's answers from the models that did not learn from its fold (``run_fold``'s records)."""
     return [record for fold in context.folds
-            for record in json.loads((context.work / f"fold{fold}" / "fold.json").read_text())["records"]]
+            for record in json.loads((context.work / f"fold{fold}" / f"fold-{FOLD_VERSION}.json").read_text())["records"]]
 
 
 def refit_shipped(context: Context, data: HeadData, grid=None) -> dict:
