@@ -4,9 +4,12 @@ missing-file notes.
 The models load once per server process (``st.cache_resource``). Bundled examples are public, so
 their analyses are shared between visitors (``st.cache_data``, bounded). A visitor's own upload or
 recording is analysed into that visitor's ``st.session_state`` only (the last few, keyed by a hash
-of the bytes), so nothing one visitor sends is visible to another. Nothing is written to disk.
+of the bytes), so nothing one visitor sends is visible to another; so are the CNN's occlusion maps and
+the records of a playlist's files (a few kB each: a table of 30 clips keeps 30 records, not 30 analyses).
+Nothing is written to disk.
 
-Analyses run one at a time per server process (``ANALYSES_AT_ONCE``); a visitor whose clip arrives
+Analyses (and occlusion maps) run one at a time per server process (``ANALYSES_AT_ONCE``), a playlist's
+files one by one like single uploads; a visitor whose clip arrives
 while another is being analysed waits, with a spinner, and the memory each analysis freed is handed
 back to the system. Decoding and the representation of a 30 s clip take about 40 MB for a moment:
 thirty visitors uploading at once took the server to 1340 MB with every analysis side by side, and
@@ -35,15 +38,23 @@ import streamlit as st
 from core.serve.analysis import Analysis
 from core.serve.artifacts import (BENCHMARK_FILE, EVALUATION_FILE, EXPERIMENTS_FILE, FEATURE_CONFIG_FILE, LEAKY_FILE,
                                   TRAINING_FILE, artifacts_dir, stamp_paths)
+from core.serve.errors import AudioError
 from core.serve.examples import EXAMPLES_DIR, GALLERY_NAME, example_clips, read_gallery
+from core.serve.occlusion import OcclusionMap
+from core.serve.records import analysis_record, error_record
 
 ROUTED_KEY = "routed_by_app_navigation"   # session state: this run came through streamlit_app.py
-SESSION_CLIPS = 3              # analyses of uploads and recordings a session keeps
+SESSION_CLIPS = 3              # analyses of uploads and recordings (and their occlusion maps) a session keeps
 SESSION_KEY = "clip_analyses"
+OCCLUSION_KEY = "occlusion_maps"
+OCCLUSION_ASKED = "occlusion_asked"    # set by the button's callback, read once
+RECORDS_KEY = "clip_records"
+RECORDS_KEPT = 60              # records (a few kB each) of uploaded files a session keeps: two full playlists
 PLOT_CONFIG = {"displaylogo": False}
 # Analyses running at once in the server process, for all sessions together. Each needs about 40 MB
 # while it runs and keeps both cores busy, so more at once cost memory for no less CPU time.
 ANALYSES_AT_ONCE = 1
+WAITING = "Waiting for the clips other visitors sent just before yours…"
 _ANALYSIS_SLOTS = threading.BoundedSemaphore(ANALYSES_AT_ONCE)
 
 # Which command writes each artifact.
@@ -147,21 +158,84 @@ def example_analysis(path: Path) -> Analysis:
     return _example_analysis(str(path), _stamp())
 
 
-def session_analysis(data: bytes) -> Analysis:
+def clip_key(data: bytes) -> tuple:
+    """What a visitor's clip is remembered by in their session: a hash of its bytes and the models' stamp."""
+    return hashlib.sha256(data).hexdigest(), _stamp()
+
+
+def _remember(name: str, key: tuple, value, keep: int):
+    """Keep ``value`` under ``key`` in the session's store ``name``, which holds the last ``keep`` values."""
+    store = st.session_state.setdefault(name, {})
+    store[key] = value
+    while len(store) > keep:
+        del store[next(iter(store))]
+    return value
+
+
+def session_analysis(data: bytes, spinner: str | None = "Classifying…") -> Analysis:
     """The analysis of a visitor's own audio, kept in their session only (the last few clips).
 
     Raises ``core.serve.errors.AudioError`` when the bytes cannot be analysed; that is not kept.
     """
-    stamp = _stamp()
-    key = (hashlib.sha256(data).hexdigest(), stamp)
-    store = st.session_state.setdefault(SESSION_KEY, {})
-    if key not in store:
-        with _analysis_slot("Waiting for the clips other visitors sent just before yours…"), \
-                st.spinner("Classifying…"):
-            store[key] = _classifier(stamp).analyse(data)
-        while len(store) > SESSION_CLIPS:
-            del store[next(iter(store))]
-    return store[key]
+    key = clip_key(data)
+    stored = st.session_state.get(SESSION_KEY, {})
+    if key in stored:
+        return stored[key]
+    with _analysis_slot(WAITING), \
+            st.spinner(spinner) if spinner else contextlib.nullcontext():
+        return _remember(SESSION_KEY, key, _classifier(key[1]).analyse(data), SESSION_CLIPS)
+
+
+def clip_records(files) -> list[dict]:
+    """The record (``core.serve.records``) of every uploaded file, in order, each analysed through the queue
+    and cache of single uploads, with a progress bar meanwhile. A file that cannot be analysed gets its
+    one-sentence reason; it does not stop the others. The session keeps the records of its last
+    ``RECORDS_KEPT`` files by their upload's id, so a rerun (an expected genre filled in) hashes no bytes.
+    """
+    records, bar, stamp = [], None, _stamp()
+    for index, file in enumerate(files):
+        key = (file.file_id, stamp)
+        record = st.session_state.get(RECORDS_KEY, {}).get(key)
+        if record is None:
+            bar = bar or st.progress(0.0)
+            bar.progress(index / len(files), text=f"Analysing {file.name} ({index + 1} of {len(files)})…")
+            try:
+                record = analysis_record(file.name, session_analysis(file.getvalue(), spinner=None))
+            except AudioError as error:
+                record = error_record(file.name, str(error))
+            _remember(RECORDS_KEY, key, record, RECORDS_KEPT)
+        records.append(record)
+    if bar is not None:
+        bar.empty()
+    return records
+
+
+def _ask_for_occlusion() -> None:
+    st.session_state[OCCLUSION_ASKED] = True
+
+
+def occlusion_on_demand(data: bytes, analysis: Analysis, label: str) -> OcclusionMap | None:
+    """The CNN's occlusion map of a clip: the one this session keeps, or, once the button ``label`` is pressed,
+    computed through the analysis queue with a progress bar and kept (the last few clips, like their
+    analyses); None, under the button, until then.
+
+    The press is kept by the button's callback as a flag, which survives the rerun that routes a page run
+    through the app's navigation (``ensure_app_navigation``), where a button's own value would not.
+    """
+    key = clip_key(data)
+    if key in st.session_state.get(OCCLUSION_KEY, {}):
+        return st.session_state[OCCLUSION_KEY][key]
+    button = st.empty()
+    button.button(label, key="occlude", icon="🔎", on_click=_ask_for_occlusion)
+    if not st.session_state.pop(OCCLUSION_ASKED, False):
+        return None
+    button.empty()
+    with _analysis_slot(WAITING):
+        hiding = "Hiding one patch of the spectrogram at a time…"
+        bar = st.progress(0.0, text=hiding)
+        found = _classifier(key[1]).cnn_occlusion(analysis, progress=lambda done: bar.progress(done, text=hiding))
+        bar.empty()
+    return _remember(OCCLUSION_KEY, key, found, SESSION_CLIPS)
 
 
 def chart(figure, key: str, alt: str) -> None:

@@ -1,4 +1,7 @@
-"""Classify a clip: an example, an upload or a recording; every model side by side; what they heard."""
+"""Classify a clip: an example, an upload (or a playlist) or a recording; every model side by side; what they
+heard, and why they answered as they did."""
+
+import hashlib
 
 import streamlit as st
 
@@ -8,15 +11,64 @@ from core.app.clip_views import (
     agreement_sentences, gallery_table, is_clear, mfcc_figure, probability_figure, spectrogram_figure, timeline_figure,
     verdict_sentences, waveform_figure, window_votes,
 )
-from core.serve.catalog import MODEL_TITLES
+from core.app.explain import TOP_TAGS, head_sentence, occlusion_figure, occlusion_sentence, pushing_tags, tags_figure
+from core.app.playlist import (EXPECTED, FILE, PLAYLIST_MAX, playlist_confusion, playlist_csv, playlist_scores,
+                               playlist_table)
+from core.app.style import column_title
+from core.app.training import confusion_figure
+from core.serve.catalog import MODEL_TITLES, TITLES
+from core.serve.config import GENRES
+from core.serve.occlusion import BAND_ROWS
 from pages._common import (
-    COMMANDS, chart, classifier, ensure_app_navigation, example_analysis, example_gallery, session_analysis,
+    COMMANDS, chart, classifier, clip_records, ensure_app_navigation, example_analysis, example_gallery,
+    occlusion_on_demand, session_analysis,
 )
 
 ensure_app_navigation()
 
 UPLOAD_TYPES = ["wav", "flac", "mp3", "ogg", "opus", "aif", "aiff", "au"]
 SOURCES = ("An example clip", "Upload a file", "Record with the microphone")
+
+
+def playlist(files: list, output_names: list[str]):
+    """Two or more uploads: analyse each, show the table (the expected genre editable), how often each model
+    gave it, and the CSV; return the file whose full analysis the visitor picks (None until one is picked)."""
+    records = clip_records(files)
+    st.header(f"Your clips ({len(files)})")
+    unread = sum(not record["ok"] for record in records)
+    if unread:
+        st.caption(f"{unread} of the files could not be read: the last column of {'its' if unread == 1 else 'their'} "
+                   f"row says why.")
+    table, help_texts = playlist_table(records, output_names)
+    this_upload = hashlib.sha256(" ".join(file.file_id for file in files).encode()).hexdigest()[:16]
+    edited = st.data_editor(
+        table, key=f"expected-{this_upload}", hide_index=True, placeholder="choose…",
+        disabled=[column for column in table if column != EXPECTED],
+        alt="Your clips, what each model says about them and the genre you expect",
+        column_config={column: st.column_config.TextColumn(help=text, pinned=column == FILE)
+                       for column, text in help_texts.items()}
+                      | {EXPECTED: st.column_config.SelectboxColumn(help=help_texts[EXPECTED], options=GENRES)})
+    expected = [genre if isinstance(genre, str) and genre else None for genre in edited[EXPECTED]]
+    st.download_button("Download the table (CSV)", playlist_csv(records, expected, output_names),
+                       file_name="genre-lab clips.csv", mime="text/csv", icon="⬇️")
+    scores = playlist_scores(records, expected, output_names)
+    if not scores:
+        st.caption(f"Fill in the **{EXPECTED.lower()}** of some clips to see how often each model gives it.")
+    else:
+        st.subheader("How often each model gave the genre you expected")
+        for column, (name, (right, counted)) in zip(st.columns(len(scores)), scores.items()):
+            column.metric(column_title(name), f"{right / counted:.0%}", f"{right} of {counted} clips",
+                          delta_color="off", delta_arrow="off", help=TITLES[name])
+        for tab, name in zip(st.tabs([column_title(name) for name in scores]), scores):
+            with tab:
+                matrix, genres = playlist_confusion(records, expected, name)
+                chart(confusion_figure(matrix, genres, height=160 + 45 * len(genres)), key=f"confusion-{name}",
+                      alt=f"Expected genre against the answer of the {column_title(name)}")
+    classified = [index for index, record in enumerate(records) if record["ok"]]
+    picked = st.selectbox("Show the full analysis of", classified, index=None, key=f"picked-{this_upload}",
+                          format_func=lambda index: files[index].name, placeholder="one of your clips")
+    return None if picked is None else files[picked]
+
 
 st.title("🎧 Classify a clip")
 models = classifier()
@@ -26,7 +78,7 @@ config = models.config
 limit_min = config.max_duration_s / 60
 
 source = st.radio("Audio", SOURCES, horizontal=True, key="source", label_visibility="collapsed")
-analysis, playback = None, None
+analysis, playback, data = None, None, None
 try:
     if source == SOURCES[0]:
         examples = example_clips()
@@ -46,14 +98,22 @@ try:
             st.caption((gallery_summary(gallery) or "") + f" Analysing **{example.clip.split('/')[-1]}** "
                        f"(GTZAN label: **{example.genre}**)."
                        + ("" if example.quality == FULL_QUALITY else f" This clip was {example.quality}."))
-            playback = (example.path.read_bytes(), "audio/mpeg")
+            data = example.path.read_bytes()
+            playback = (data, "audio/mpeg")
             analysis = example_analysis(example.path)
     elif source == SOURCES[1]:
-        uploaded = st.file_uploader(
-            "An audio file: WAV, FLAC, MP3, Ogg (Vorbis or Opus), AIFF or AU",
-            type=UPLOAD_TYPES, key="upload",
-            help=f"The format is recognised from the content. Only the first {limit_min:g} minutes are analysed.",
+        files = st.file_uploader(
+            "Audio files: WAV, FLAC, MP3, Ogg (Vorbis or Opus), AIFF or AU", type=UPLOAD_TYPES, key="upload",
+            accept_multiple_files=True,
+            help=f"The format is recognised from the content. Only the first {limit_min:g} minutes of a file are "
+                 f"analysed. Choose up to {PLAYLIST_MAX} files at once for a table of them all.",
         )
+        if len(files) > PLAYLIST_MAX:
+            st.warning(f"You chose {len(files)} files, and at most {PLAYLIST_MAX} are analysed at once: the last "
+                       f"{len(files) - PLAYLIST_MAX} ({', '.join(file.name for file in files[PLAYLIST_MAX:])}) were "
+                       "left out. Upload them in another round.", icon="✂️")
+            files = files[:PLAYLIST_MAX]
+        uploaded = files[0] if len(files) == 1 else playlist(files, models.output_names) if files else None
         if uploaded is not None:
             data = uploaded.getvalue()
             playback = (data, uploaded.type if uploaded.type.startswith("audio/") else "audio/wav")
@@ -62,7 +122,8 @@ try:
         recording = st.audio_input("Record a few seconds of music (10 s or more works best)",
                                    sample_rate=config.sample_rate, key="record")
         if recording is not None:
-            analysis = session_analysis(recording.getvalue())
+            data = recording.getvalue()
+            analysis = session_analysis(data)
 except AudioError as error:
     st.error(str(error), icon="🚫")
     st.stop()
@@ -112,6 +173,20 @@ sentences = agreement_sentences(analysis.predictions)
 for sentence in sentences[1:]:
     st.markdown(sentence)
 
+# ----------------------------------------------------------------------------- what the tagger hears
+heard = analysis.heard
+if heard is not None:
+    st.header("What the tagger hears")
+    head, transfer = models.transfer_head, analysis.predictions["musicnn"]
+    push = head.push(heard, GENRES.index(transfer.genre))
+    named = pushing_tags(push, head.reads_tags)
+    st.caption(f"musicnn, pretrained on a million songs, gives every 3 s patch a probability for each of "
+               f"{len(heard.tags)} Last.fm tags; here are the clip's {TOP_TAGS} likeliest, averaged over the patches "
+               f"the pretrained model heard"
+               + (", and in red the tags that pushed its genre head most (named below)." if named else "."))
+    chart(tags_figure(heard, named), key="tags", alt="The tags the pretrained tagger hears in the clip")
+    st.markdown(head_sentence(push, heard, named, transfer.genre, head.settings.features))
+
 # ----------------------------------------------------------------------------- through the clip
 st.header("How the prediction moves through the clip")
 st.caption("Each column is one window of the clip; darker blue means the model found that genre more likely "
@@ -142,3 +217,17 @@ with mfcc_tab:
           alt="MFCCs of the clip")
     st.caption(f"{config.n_mfcc} numbers per column that summarise the shape of the spectrum, standardised with "
                "the training-list statistics, as the LSTM reads them.")
+
+# ----------------------------------------------------------------------------- where the CNN listened
+if "cnn" in analysis.predictions:
+    st.header("Where the CNN listened")
+    st.caption(f"Hide one patch of the spectrogram ({BAND_ROWS} mel bands by about half a second) from the CNN, "
+               "measure how much its probability for its answer falls, and repeat for every patch: red where hiding "
+               "a patch lowered it, blue where it raised it.")
+    occluded = occlusion_on_demand(data, analysis, "Show where the CNN listened")
+    if occluded is not None:
+        chart(occlusion_figure(analysis.mel_db, analysis.column_times_s, occluded, config), key="occlusion",
+              alt="Where hiding part of the spectrogram changed the CNN's answer")
+        st.markdown(occlusion_sentence(occluded, config))
+        st.caption(f"{occluded.drops.size:,} patches, each hidden from every CNN window that sees it; computed in "
+                   f"{occluded.seconds:.1f} s.")

@@ -8,6 +8,7 @@ from core.app.clip_views import probability_figure, spectrogram_figure, waveform
 from core.app.pipeline import baseline_inputs, centres_over_time, pipeline_html, pipeline_steps, window_inputs
 from core.app.style import heatmap_figure, mel_ticks, short_title
 from core.serve.catalog import MODEL_TITLES
+from core.serve.occlusion import BAND_ROWS, PATCH_SECONDS
 from pages._common import COMMANDS, artifacts_dir, chart, classifier, ensure_app_navigation, example_analysis
 
 ensure_app_navigation()
@@ -115,6 +116,12 @@ for column, (name, prediction) in zip(st.columns(len(analysis.predictions)), ana
 st.markdown(f"- The true genre of this clip is **{example.genre}**; no model was trained on it.\n"
             "- The feature baseline does not use windows: it judges "
             f"**{baseline_inputs(config, baseline_architecture) or 'a few dozen'} statistics** of the whole 30 s clip.")
+
+st.header("6 · Where did the CNN listen?")
+st.markdown(f"- Hide one small patch of the picture ({BAND_ROWS} mel bands by {PATCH_SECONDS:g} s) and ask the CNN "
+            "again: if it becomes less sure of its answer, that patch mattered.\n"
+            "- Do this for every patch and colour the picture by how much each one mattered: that is an "
+            "**occlusion map** (on *Classify a clip*, under \"Where the CNN listened\").")
 
 st.header("The whole path, model by model")
 for column, name in zip(st.columns(len(analysis.predictions)), analysis.predictions):

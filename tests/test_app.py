@@ -9,8 +9,10 @@ the documented structure and invented numbers), so every branch is drawn.
 
 from __future__ import annotations
 
+import base64
 import csv
 import dataclasses
+import io
 import json
 import shutil
 from pathlib import Path
@@ -21,7 +23,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.app import clip_views, pipeline, style
+from core.app import clip_views, explain, pipeline, playlist, style
 from core.app import comparison as comparison_figures
 from core.app import training as training_figures
 from core.learn import examples as making_examples
@@ -32,7 +34,8 @@ from core.serve.audio import decode
 from core.serve.config import GENRES, FeatureConfig
 from core.serve.errors import AudioError
 from core.serve.examples import FROM_16_KHZ, FULL_QUALITY, PEAK_NORMALISED, example_clips
-from core.serve.catalog import MODEL_NAMES, MODEL_TITLES
+from core.serve.catalog import MODEL_NAMES, MODEL_TITLES, VERDICT
+from core.serve.records import analysis_record, error_record
 from tests.audio_corpus import encode, music
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,6 +144,19 @@ def model_metrics(at: AppTest) -> dict[str, str]:
     return [metric.value for metric in at.metric if metric.label == "Genre"]
 
 
+def chart_data(at: AppTest, key: str) -> list[dict]:
+    """The traces of the plotly chart with ``key``, NumPy arrays decoded from plotly's base64 form."""
+    spec = json.loads(next(chart for chart in at.get("plotly_chart") if chart.proto.id.endswith(f"-{key}")).proto.spec)
+
+    def decoded(value):
+        if isinstance(value, dict) and "bdata" in value:
+            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+            return array.reshape([int(size) for size in str(value.get("shape", len(array))).split(",")])
+        return value
+
+    return [{name: decoded(value) for name, value in trace.items()} for trace in spec["data"]]
+
+
 def uploaded_analysis(at: AppTest):
     """The analysis the classify page keeps for the session's last upload or recording."""
     store = at.session_state["clip_analyses"]
@@ -239,7 +255,7 @@ def test_classify_shows_every_model_for_an_example_and_switches_examples(classif
     shown = example_clips()
     assert list(gallery_frame(at)["Clip"]) == [example.path.stem for example in shown]
     assert len(model_metrics(at)) == len(classifier.model_names)
-    assert plotly_count(at) == 2 * len(classifier.model_names) + 3  # probabilities, timelines, 3 clip figures
+    assert plotly_count(at) == 2 * len(classifier.model_names) + 4  # probabilities, timelines, tags, 3 clip figures
     assert "test" in texts(at) and "no model was trained" in texts(at)
     assert f"Analysing **{shown[0].path.stem}**" in texts(at)         # the first row until another is picked
     assert "agree" in texts(at)
@@ -313,7 +329,7 @@ def test_classify_an_uploaded_file(classifier):
     expected = classifier.analyse(decode(data, classifier.config)).predictions
     assert model_metrics(at) == [expected[name].genre for name in expected]
     assert "FLAC" in texts(at)
-    assert plotly_count(at) == 2 * len(MODEL_NAMES) + 3
+    assert plotly_count(at) == 2 * len(MODEL_NAMES) + 4
 
 
 def test_classify_a_recording():
@@ -381,6 +397,101 @@ def test_a_session_keeps_only_the_last_few_analyses():
         at.run()
         assert not at.exception
     assert len(at.session_state["clip_analyses"]) == SESSION_CLIPS
+
+
+def test_classify_shows_what_the_tagger_hears_by_probability(classifier):
+    at = run_page("pages/classify.py")
+    expected = classifier.analyse(decode(example_clips()[0].path, classifier.config))
+    heard = expected.heard
+    headers = [header.value for header in at.header]
+    assert headers.index("What each model says") < headers.index("What the tagger hears")
+    bars = chart_data(at, "tags")[0]
+    top = [tag for tag, _ in heard.ranked()[:explain.TOP_TAGS]]
+    assert explain.TOP_TAGS >= 10 and list(bars["y"][:explain.TOP_TAGS]) == top      # then the named tags, if lower
+    assert np.all(np.diff(bars["x"]) <= 0) and bars["x"][0] == pytest.approx(heard.probabilities.max(), abs=1e-6)
+    assert set(bars["y"]) <= set(classifier.transfer_head.tag_names)      # as the tagger's vocabulary spells them
+    sentence = next(markdown.value for markdown in at.markdown if "genre head" in markdown.value)
+    assert f"**{expected.predictions['musicnn'].genre}**" in sentence
+
+
+def test_classify_shows_where_the_cnn_listened_on_demand(classifier):
+    at = run_page("pages/classify.py")
+    assert "Where the CNN listened" in [header.value for header in at.header]
+    assert "listened" in at.button(key="occlude").label and not any(chart.proto.id.endswith("-occlusion")
+                                                                    for chart in at.get("plotly_chart"))
+    at.button(key="occlude").click().run()
+    assert not at.exception
+    (found,) = at.session_state["occlusion_maps"].values()
+    expected = classifier.analyse(decode(example_clips()[0].path, classifier.config))
+    assert found.drops.shape == (classifier.config.n_mels // 16, -(-expected.mel_db.shape[1] // 6))
+    assert found.genre == expected.predictions["cnn"].genre
+    spectrogram, drops = chart_data(at, "occlusion")
+    assert np.asarray(drops["z"]).shape == found.drops.shape
+    assert any(markdown.value.startswith("Hiding ") and " Hz" in markdown.value for markdown in at.markdown)
+    at.run()                                                                # kept: no button, the same map
+    assert not at.button and list(at.session_state["occlusion_maps"].values())[0] is found
+    assert any(chart.proto.id.endswith("-occlusion") for chart in at.get("plotly_chart"))
+
+
+def upload_playlist(files: list[tuple[str, bytes]]) -> AppTest:
+    at = run_page("pages/classify.py")
+    at.radio(key="source").set_value("Upload a file").run()
+    at.get("file_uploader")[0].set_value([(name, data, "application/octet-stream") for name, data in files])
+    return at.run()
+
+
+def test_a_playlist_shows_one_row_per_file_and_scores_the_expected_genres(classifier):
+    good = {name: encode(music(seconds, 22050, seed=seed), 22050, "WAV", "PCM_16")
+            for name, seconds, seed in (("first.wav", 4.0, 21), ("second.wav", 6.0, 22), ("third.wav", 5.0, 23))}
+    at = upload_playlist(list(good.items()))
+    assert not at.exception and not at.error
+    assert at.get("file_uploader")[0].accept_multiple_files and "30 files" in at.get("file_uploader")[0].help
+    assert "Your clips (3)" in [header.value for header in at.header] and not model_metrics(at)
+    table = at.data_editor[0].value
+    analyses = {name: classifier.analyse(decode(data, classifier.config)) for name, data in good.items()}
+    assert list(table["File"]) == list(good) and "Problem" not in table
+    for (_, row), analysis_ in zip(table.iterrows(), analyses.values()):
+        assert {name: row[style.column_title(name)] for name in analysis_.outcomes()} == {
+            name: f"{answer.genre} {answer.confidence:.0%}" for name, answer in analysis_.outcomes().items()}
+    assert any("expected genre" in caption.value for caption in at.caption)
+    expected = ["rock", analyses["second.wav"].predictions["cnn"].genre, None]
+    at.session_state[at.data_editor[0].key] = {"edited_rows": {0: {"Expected genre": "rock"},
+                                                               1: {"Expected genre": expected[1]}},
+                                               "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    scores = {metric.label: (metric.value, metric.delta) for metric in at.metric}
+    for name in analyses["first.wav"].outcomes():
+        right = sum(answer == analyses[file].outcomes()[name].genre for file, answer in zip(good, expected) if answer)
+        assert scores[style.column_title(name)] == (f"{right / 2:.0%}", f"{right} of 2 clips")
+    assert any(chart.proto.id.endswith("-confusion-cnn") for chart in at.get("plotly_chart"))
+    assert at.get("download_button")[0].label.startswith("Download")
+    at.selectbox(key=next(key for key in at.session_state if key.startswith("picked-"))).set_value(1).run()
+    assert not at.exception
+    assert model_metrics(at) == [prediction.genre for prediction in analyses["second.wav"].predictions.values()]
+
+
+def test_a_bad_file_among_good_ones_gets_its_reason_in_its_row():
+    good = encode(music(4.0, 22050, seed=31), 22050, "WAV", "PCM_16")
+    bad = b"These are my notes about the lesson, not a song.\n" * 40
+    with pytest.raises(AudioError) as reason:
+        decode(bad)
+    at = upload_playlist([("song.wav", good), ("notes.mp3", bad), ("empty.ogg", b""), ("song again.wav", good)])
+    assert not at.exception and not at.error
+    table = at.data_editor[0].value
+    assert list(table["File"]) == ["song.wav", "notes.mp3", "empty.ogg", "song again.wav"]
+    assert table["Problem"][1] == str(reason.value) and table["Problem"][2].startswith("The file is empty")
+    assert table["Problem"][0] == table["Problem"][3] == "" and table["CNN"][0] == table["CNN"][3] != ""
+    assert at.selectbox[0].options == ["song.wav", "song again.wav"]        # only the classified files can be opened
+
+
+def test_more_than_thirty_files_are_cut_with_a_message():
+    data = encode(music(2.0, 22050, seed=41), 22050, "WAV", "PCM_16")      # one analysis: the same bytes
+    at = upload_playlist([(f"clip {index}.wav", data) for index in range(playlist.PLAYLIST_MAX + 2)])
+    assert not at.exception
+    assert len(at.data_editor[0].value) == playlist.PLAYLIST_MAX
+    warning = " ".join(warning.value for warning in at.warning)
+    assert f"at most {playlist.PLAYLIST_MAX}" in warning and "clip 31.wav" in warning and "clip 29.wav" not in warning
 
 
 def test_how_it_works_shows_the_inputs_of_the_chosen_window(classifier):
@@ -714,6 +825,44 @@ def test_agreement_sentences_in_plain_words():
     close[GENRES.index("pop")], close[GENRES.index("disco")] = 0.45, 0.39
     hesitant = {"cnn": FakePrediction(close / close.sum())}
     assert "hesitates between pop" in " ".join(clip_views.agreement_sentences(hesitant, low=0.3))
+
+
+def answered(file: str, answers: dict[str, tuple[str, float]]) -> dict:
+    """A classified file's record (``core.serve.records``) with these (genre, confidence) answers."""
+    return {"file": file, "ok": True, "duration_s": 30.0, "models": {
+        name: {"genre": genre, "probabilities": {other: top if other == genre else (1 - top) / 9 for other in GENRES}}
+        for name, (genre, top) in answers.items()}}
+
+
+def test_playlist_table_scores_confusion_and_csv():
+    records = [answered("a.mp3", {"cnn": ("rock", 0.6), VERDICT: ("rock", 0.7)}),
+               error_record("b.mp3", "The file is empty."),
+               answered("c.mp3", {"cnn": ("jazz", 0.5), VERDICT: ("blues", 0.55)})]
+    outputs = ["cnn", VERDICT]
+    table, help_texts = playlist.playlist_table(records, outputs)
+    assert list(table.columns) == list(help_texts) == ["File", "Combined verdict", "CNN", "Expected genre", "Problem"]
+    assert table.iloc[0].tolist() == ["a.mp3", "rock 70%", "rock 60%", None, ""]
+    assert table.iloc[1].tolist() == ["b.mp3", "", "", None, "The file is empty."]
+    assert "Problem" not in playlist.playlist_table(records[::2], outputs)[0]
+    expected = ["rock", "jazz", "jazz"]                     # the unreadable file's expectation is not counted
+    assert playlist.playlist_scores(records, expected, outputs) == {VERDICT: (1, 2), "cnn": (2, 2)}
+    assert playlist.playlist_scores(records, [None] * 3, outputs) == {}
+    matrix, genres = playlist.playlist_confusion(records, expected, VERDICT)
+    assert genres == ["blues", "jazz", "rock"] and matrix.tolist() == [[0, 0, 0], [1, 0, 0], [0, 0, 1]]
+    rows = list(csv.DictReader(io.StringIO(playlist.playlist_csv(records, expected, outputs))))
+    assert list(rows[0]) == ["file", "ok", "error", "duration_s", "verdict_genre", "verdict_confidence", "cnn_genre",
+                             "cnn_confidence", "expected_genre"]
+    assert rows[0]["verdict_genre"] == "rock" and float(rows[0]["verdict_confidence"]) == pytest.approx(0.7)
+    assert (rows[1]["ok"], rows[1]["error"], rows[1]["cnn_genre"], rows[1]["expected_genre"]) == (
+        "false", "The file is empty.", "", "jazz")
+
+
+def test_the_records_are_what_the_command_line_writes(classifier):
+    clip = classifier.analyse(encode(music(3.0, 22050, seed=9), 22050, "WAV"))
+    record = analysis_record("x.wav", clip)
+    assert record["ok"] and list(record["models"]) == list(clip.outcomes())
+    assert record["models"]["cnn"]["genre"] == clip.predictions["cnn"].genre
+    assert error_record("y.wav", "The file is empty.") == {"file": "y.wav", "ok": False, "error": "The file is empty."}
 
 
 def test_split_description_names_the_protocol():

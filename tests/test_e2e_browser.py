@@ -474,6 +474,55 @@ def test_uploaded_clip_shows_the_genres_the_command_line_gives(app_url, page, tm
     assert [value for _, value in shown[1:]] == [expected[name] for name in models], (shown, expected)
 
 
+@pytest.fixture
+def projector_page(browser):
+    """A fresh browser tab of a projector's size: a classroom's screen."""
+    with browser_tab(browser, PROJECTOR) as tab:
+        yield tab
+
+
+def test_three_files_at_once_make_a_table_and_each_opens_its_analysis(app_url, projector_page, tmp_path):
+    """Two clips and one unreadable file uploaded together, on a projector: a row each (the bad one with its
+    reason), a full analysis for the clip picked under the table, and the CNN's occlusion map on demand."""
+    from core.serve.audio import decode
+    from core.serve.errors import AudioError
+
+    page = projector_page
+    title, url = upload_page(page, app_url)
+    examples = sorted(EXAMPLES.glob("*.mp3"))
+    clips = [tmp_path / "first song.mp3", tmp_path / "second song.mp3"]
+    for source, clip in zip((examples[0], examples[-1]) if examples else (good_clip(tmp_path),) * 2, clips):
+        shutil.copyfile(source, clip)
+    bad = bad_clip(tmp_path)
+    with pytest.raises(AudioError) as raised:
+        decode(bad)
+    page.locator(UPLOADER_INPUT).first.set_input_files([str(clips[0]), str(bad), str(clips[1])])
+    wait_until(page, lambda: app_idle(page) and "Your clips (3)" in main_text(page), "the table of three clips",
+               timeout_s=2 * ANALYSIS_TIMEOUT_S)
+    screenshot(page, f"playlist-{title}-table")
+    assert_no_exception(page, f"{title!r} after uploading three files")
+    grid = page.locator('[data-testid="stDataFrame"]').last.text_content()   # the grid's accessible table
+    for name in (clips[0].name, bad.name, clips[1].name):
+        assert name in grid, f"{name} is not in the table: {grid[:2000]}"
+    assert raised.value.message in grid, f"the bad file's reason is not in its row: {grid[:2000]}"
+    assert not metric_genres(page), "a full analysis is shown before a clip is picked"
+
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Show the full analysis of").click()
+    page.get_by_role("option", name=clips[1].name).click()
+    wait_until(page, lambda: app_idle(page) and len(metric_genres(page)) > 1, f"the analysis of {clips[1].name}",
+               timeout_s=ANALYSIS_TIMEOUT_S)
+    wait_for_charts(page)
+    assert "What the tagger hears" in main_text(page)
+    page.get_by_role("button", name=re.compile("listened")).click()
+    wait_until(page, lambda: app_idle(page) and re.search("lowered the CNN|No single patch", main_text(page)),
+               "the occlusion map", timeout_s=ANALYSIS_TIMEOUT_S)
+    wait_for_charts(page)
+    screenshot(page, f"playlist-{title}-{clips[1].stem}")
+    assert_no_exception(page, f"{title!r} after picking {clips[1].name} and mapping where the CNN listened")
+    small = small_chart_texts(page)
+    assert not small, f"chart text under {MIN_CHART_TEXT_PX} px: {small[:10]}"
+
+
 def test_uploaded_bad_file_shows_a_plain_error(app_url, page, tmp_path):
     from core.serve.audio import decode
     from core.serve.errors import AudioError

@@ -86,25 +86,25 @@ def _shade(figure: go.Figure, span_s: tuple[float, float]) -> None:
     figure.add_vrect(x0=span_s[0], x1=span_s[1], fillcolor="orange", opacity=0.3, line_width=0)
 
 
-def probability_figure(probabilities: np.ndarray, genres: Sequence[str] = GENRES, *, title: str | None = None,
-                       height: int = 300) -> go.Figure:
-    """Horizontal bars: the probability of every genre, the chosen one highlighted.
+def probability_figure(probabilities: np.ndarray, labels: Sequence[str] = GENRES, *, title: str | None = None,
+                       height: int = 300, y_title: str = "genre", highlight: Sequence[int] | None = None) -> go.Figure:
+    """Horizontal bars: the probability of every label, the ``highlight`` ones (by default the most likely) in red.
 
     The percentages keep the figure font's size: by default Plotly shrinks text beside a bar to the
     bar's thickness (about 11 px at 300 px high), too small for a projector. The x axis leaves room
     for "100%" beyond the longest bar.
     """
     probabilities = np.asarray(probabilities, dtype=float)
-    top = int(probabilities.argmax())
-    colours = ["#d62728" if index == top else "#9ecae1" for index in range(len(genres))]
+    highlight = {int(probabilities.argmax())} if highlight is None else set(highlight)
+    colours = ["#d62728" if index in highlight else "#9ecae1" for index in range(len(labels))]
     figure = go.Figure(go.Bar(
-        x=probabilities, y=list(genres), orientation="h", marker_color=colours,
+        x=probabilities, y=list(labels), orientation="h", marker_color=colours,
         text=[f"{p:.0%}" for p in probabilities], textposition="outside", constraintext="none", cliponaxis=False,
         hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     ))
     figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
     figure.update_xaxes(title_text="probability", range=[0, 1.3], tickvals=[0, 0.5, 1], tickformat=".0%")
-    figure.update_yaxes(title_text="genre", autorange="reversed")
+    figure.update_yaxes(title_text=y_title, autorange="reversed")
     return readable(figure)
 
 
@@ -202,10 +202,10 @@ def verdict_sentences(verdict, predictions: Mapping[str, object], weights: Mappi
     if not others:
         first = f"Every model says **{verdict.genre}**."
     elif backing:
-        backers = _joined(backing)
-        first = f"{backers[0].upper()}{backers[1:]} {'agree' if len(backing) > 1 else 'agrees'}; {_joined(others)}."
+        backers = joined(backing)
+        first = f"{backers[0].upper()}{backers[1:]} {'agree' if len(backing) > 1 else 'agrees'}; {joined(others)}."
     else:
-        first = (f"No single model puts {verdict.genre} first ({_joined(others)}), but it is the genre they find "
+        first = (f"No single model puts {verdict.genre} first ({joined(others)}), but it is the genre they find "
                  "most likely together.")
     used = {name: weight for name, weight in weights.items() if name in predictions and weight > 0}
     total = sum(used.values()) or 1.0
@@ -215,7 +215,8 @@ def verdict_sentences(verdict, predictions: Mapping[str, object], weights: Mappi
                    f"and on real recordings (grouped cross-validation): {how}."]
 
 
-def _joined(items: list[str]) -> str:
+def joined(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 

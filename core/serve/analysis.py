@@ -2,8 +2,9 @@
 
 ``GenreClassifier.analyse`` (``core.serve.inference``) is the one path from a clip's bytes, file or
 decoded samples to an :class:`Analysis`: what decoding found, every model's window and clip
-probabilities, the combined verdict, and the representation the pages draw (the waveform's envelope,
-the mel spectrogram and the MFCCs as the models read them), so the pages only cache and draw it.
+probabilities, the combined verdict, the representation the pages draw (the waveform's envelope, the
+mel spectrogram and the MFCCs as the models read them) and the tagger's mean outputs, so the pages only
+cache and draw it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from core.serve.catalog import VERDICT
 from core.serve.config import GENRES, FeatureConfig
+from core.serve.pretrained import TaggerHeard
 from core.serve.representation import levels_to_db, mfcc_from_db
 
 ENVELOPE_POINTS = 2000        # rows of a waveform's envelope: about one per pixel of a wide plot
@@ -74,6 +76,7 @@ class Analysis:
     mel_db: np.ndarray                 # (n_mels, columns) every unit side by side, dB below its loudest point
     column_times_s: np.ndarray         # (columns,) time of every column in the clip
     mfcc: np.ndarray                   # (n_mfcc, columns) standardised with the training list's statistics
+    heard: TaggerHeard | None          # the musicnn tagger's mean outputs (None without the transfer model)
 
     def outcomes(self) -> dict[str, ModelPrediction]:
         """Every model's prediction and, last, the combined verdict when there is one."""

@@ -3,8 +3,8 @@
 One :class:`GenreClassifier` reads ``artifacts/`` once (configuration, normalisation statistics, the
 LiteRT models, the transfer model's head and the verdict's weights) and is shared by the app, the
 command line and the evaluation, which all analyse a clip through its ``analyse`` (the record is
-``core.serve.analysis.Analysis``). It is safe to use from several threads: each interpreter is
-guarded by its own lock.
+``core.serve.analysis.Analysis``); ``cnn_occlusion`` maps where the CNN listened in an analysed clip,
+on demand. It is safe to use from several threads: each interpreter is guarded by its own lock.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -24,8 +25,9 @@ from core.serve.catalog import MODEL_NAMES, VERDICT
 from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
 from core.serve.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
 from core.serve.musicnn_input import log_mel, patch_starts, patches
+from core.serve.occlusion import OcclusionMap, occlusion_map
 from core.serve.artifacts import ARTIFACTS_DIR, FEATURE_CONFIG_FILE, NORMALISATION_FILE, HEAD_FILE, VERDICT_FILE, model_file
-from core.serve.pretrained import TransferHead, tagger_outputs
+from core.serve.pretrained import TaggerHeard, TransferHead, tagger_outputs
 from core.serve.representation import Spectrogram, mel_levels, unit_bounds
 
 MAX_BATCH = 64
@@ -99,7 +101,7 @@ class GenreClassifier:
                                           self.transfer_head.settings.level_db))
                 own_seconds["musicnn"] += time.perf_counter() - started
         starts = [start / config.sample_rate for start, _ in bounds]
-        predictions = self.predict_units(levels, starts, statistics, pretrained)
+        predictions, heard = self._predict(levels, starts, statistics, pretrained)
         for name, seconds in own_seconds.items():  # their own front ends are part of their cost
             if name in predictions:
                 predictions[name] = dataclasses.replace(predictions[name], seconds=predictions[name].seconds + seconds)
@@ -116,8 +118,15 @@ class GenreClassifier:
             notices=tuple(notices), feature_seconds=feature_seconds, format=audio.format, channels=audio.channels,
             source_sample_rate=audio.source_sample_rate,
             envelope=waveform_envelope(audio.samples, audio.sample_rate, envelope_points), mel_db=db,
-            column_times_s=times, mfcc=standardised_mfcc(db, config, self.normalisation),
+            column_times_s=times, mfcc=standardised_mfcc(db, config, self.normalisation), heard=heard,
         )
+
+    def cnn_occlusion(self, analysis: Analysis, progress: Callable[[float], None] | None = None) -> OcclusionMap:
+        """Where the CNN listened in an analysed clip (``core.serve.occlusion``), through the CNN's own interpreter;
+        ``progress`` gets the fraction done."""
+        return occlusion_map(lambda batch: self._run("cnn", batch), analysis.unit_levels, analysis.unit_starts_s,
+                             analysis.predictions["cnn"].window_probabilities, self.config, self.normalisation,
+                             progress)
 
     def predict_units(self, levels: list[np.ndarray], unit_starts_s: list[float],
                       clip_statistics: list[np.ndarray] | None,
@@ -129,7 +138,13 @@ class GenreClassifier:
         statistics and a log-mel derived from the image (``core.learn.transfer.image_log_mel``); ``analyse``
         computes both from the audio. A model whose input is not given is left out.
         """
-        predictions = {}
+        return self._predict(levels, unit_starts_s, clip_statistics, pretrained_inputs)[0]
+
+    def _predict(self, levels: list[np.ndarray], unit_starts_s: list[float], clip_statistics: list[np.ndarray] | None,
+                 pretrained_inputs: list[np.ndarray] | None) -> tuple[dict[str, ModelPrediction], TaggerHeard | None]:
+        """``predict_units``'s predictions and what the tagger heard (None without the transfer model), which
+        ``analyse`` keeps so that the tagger runs once per clip."""
+        predictions, heard = {}, None
         for name in self._interpreters:
             started = time.perf_counter()
             if name == "baseline":
@@ -141,7 +156,8 @@ class GenreClassifier:
             elif name == "musicnn":
                 if pretrained_inputs is None:
                     continue
-                window_probabilities, starts, probabilities = self._transfer_model(pretrained_inputs, unit_starts_s)
+                window_probabilities, starts, probabilities, heard = self._transfer_model(pretrained_inputs,
+                                                                                          unit_starts_s)
                 window_seconds = self.pretrained_config.patch_frames * self.pretrained_config.hop_length \
                     / self.pretrained_config.sample_rate
             else:
@@ -154,7 +170,7 @@ class GenreClassifier:
                 window_probabilities=window_probabilities, window_starts_s=starts,
                 window_seconds=window_seconds, seconds=time.perf_counter() - started,
             )
-        return predictions
+        return predictions, heard
 
     def verdict(self, predictions: dict[str, ModelPrediction], analysed_s: float) -> ModelPrediction | None:
         """The models' clip probabilities averaged with the weights chosen on the validation list."""
@@ -174,8 +190,9 @@ class GenreClassifier:
     def _transfer_model(self, pretrained_inputs: list[np.ndarray], unit_starts_s: list[float]):
         """musicnn's tags for evenly spread 3 s patches of every unit, then the genre head.
 
-        Returns each patch's probabilities, the patches' start times and the clip's probabilities (the
-        head's pooling says whether those average the patches' answers or read the mean tagger outputs).
+        Returns each patch's probabilities, the patches' start times, the clip's probabilities (the head's
+        pooling says whether those average the patches' answers or read the mean tagger outputs) and what the
+        tagger heard (``TaggerHeard``).
         """
         config, head = self.pretrained_config, self.transfer_head
         frame_s = config.hop_length / config.sample_rate
@@ -204,7 +221,7 @@ class GenreClassifier:
                 penultimate.append(part_penultimate)
         tags, penultimate = np.concatenate(tags), np.concatenate(penultimate)
         return (head.probabilities(tags, penultimate), np.concatenate(starts),
-                head.clip_probabilities(tags, penultimate))
+                head.clip_probabilities(tags, penultimate), TaggerHeard.of(head.tag_names, tags, penultimate))
 
     def _window_model(self, name: str, levels: list[np.ndarray], unit_starts_s: list[float]):
         windows, starts = [], []

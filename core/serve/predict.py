@@ -29,36 +29,25 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from core.serve.config import GENRES
 from core.serve.errors import AudioError
+from core.serve.records import analysis_record, csv_columns, csv_values, error_record
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".oga", ".aiff", ".aif", ".au"})
-CSV_FIRST_COLUMNS = ["file", "ok", "error", "duration_s"]
 PROGRESS_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
 
 
 def classify_file(classifier, path: str) -> dict:
     """The ``--json`` record of one file: its predictions, or the reason it was not classified."""
     try:
-        analysis = classifier.analyse(Path(path))
+        return analysis_record(path, classifier.analyse(Path(path)))
     except FileNotFoundError:
-        return {"file": path, "ok": False, "error": "The file does not exist."}
+        return error_record(path, "The file does not exist.")
     except IsADirectoryError:
-        return {"file": path, "ok": False, "error": "This is a folder, not an audio file."}
+        return error_record(path, "This is a folder, not an audio file.")
     except PermissionError:
-        return {"file": path, "ok": False, "error": "The file cannot be read (permission denied)."}
+        return error_record(path, "The file cannot be read (permission denied).")
     except AudioError as error:
-        return {"file": path, "ok": False, "error": str(error)}
-    return {
-        "file": path, "ok": True,
-        "duration_s": round(analysis.duration_s, 3), "analysed_s": round(analysis.analysed_s, 3),
-        "truncated": analysis.truncated, "notices": list(analysis.notices),
-        "models": {
-            name: {"genre": prediction.genre,
-                   "probabilities": {genre: round(float(p), 6) for genre, p in zip(GENRES, prediction.probabilities)}}
-            for name, prediction in analysis.outcomes().items()
-        },
-    }
+        return error_record(path, str(error))
 
 
 def describe(record: dict) -> str:
@@ -92,26 +81,11 @@ def find_audio(inputs: Iterable[str]) -> tuple[list[str], int]:
     return files, not_audio
 
 
-def csv_columns(model_names: Iterable[str]) -> list[str]:
-    """The ``--csv`` header: the file's outcome, then each model's genre and confidence."""
-    return CSV_FIRST_COLUMNS + [f"{name}_{column}" for name in model_names for column in ("genre", "confidence")]
-
-
 def csv_line(values: Iterable) -> str:
     """One CSV row as text, quoted by the csv module, without its line end."""
     text = io.StringIO()
     csv.writer(text, lineterminator="").writerow(values)
     return text.getvalue()
-
-
-def csv_values(record: dict, model_names: Iterable[str]) -> list:
-    """A record's cells in the order of :func:`csv_columns`; empty where it has no value."""
-    values = [record["file"], "true" if record["ok"] else "false", record.get("error", ""),
-              record.get("duration_s", "")]
-    for name in model_names:
-        model = record.get("models", {}).get(name)
-        values += [model["genre"], max(model["probabilities"].values())] if model else ["", ""]
-    return values
 
 
 class OutputError(Exception):

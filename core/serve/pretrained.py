@@ -47,6 +47,37 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
+class TaggerHeard:
+    """What the tagger heard in one clip, averaged over the patches the head read: kept in the analysis so the
+    page can show the tags and explain the head's answer without running the tagger again."""
+
+    tags: tuple[str, ...]        # the MSD tag names, in the tagger's output order
+    probabilities: np.ndarray    # (50,) each tag's sigmoid, the mean over the patches
+    tag_logits: np.ndarray       # (50,) the mean raw tag logits, what a clip-pooled head reads
+    penultimate: np.ndarray      # (200,) the mean penultimate units
+
+    @classmethod
+    def of(cls, tags: tuple[str, ...], tag_logits: np.ndarray, penultimate: np.ndarray) -> "TaggerHeard":
+        """From the patches' outputs (patches x 50, patches x 200), in float64 so no sigmoid overflows."""
+        tag_logits = np.asarray(tag_logits, dtype=np.float64)
+        return cls(tags, (1.0 / (1.0 + np.exp(-tag_logits))).mean(axis=0), tag_logits.mean(axis=0),
+                   np.asarray(penultimate, dtype=np.float64).mean(axis=0))
+
+    def ranked(self) -> list[tuple[str, float]]:
+        """Tags from the most to the least probable."""
+        return [(self.tags[index], float(self.probabilities[index])) for index in np.argsort(-self.probabilities)]
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadPush:
+    """How a clip's tagger outputs moved the head's logit for one genre against the average genre's."""
+
+    tags: np.ndarray        # (50,) each MSD tag's push: the learned weight on it and the tag anchor
+    inner_units: float      # the penultimate units' push together (0 when the head does not read them)
+    anchored: np.ndarray    # (50,) bool: the genre's anchor tags (all False without an anchor)
+
+
+@dataclasses.dataclass(frozen=True)
 class TransferHead:
     """The trained head: standardisation, weights (genres x features) and biases."""
 
@@ -76,6 +107,35 @@ class TransferHead:
             return softmax(self.logits(tag_logits.mean(axis=0, keepdims=True),
                                        penultimate.mean(axis=0, keepdims=True)))[0]
         return self.probabilities(tag_logits, penultimate).mean(axis=0)
+
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        """The MSD tags in the tagger's output order (every head ``core.learn`` saves records them)."""
+        return tuple(self.extra["tags"])
+
+    @property
+    def reads_tags(self) -> bool:
+        return self.settings.features in ("tags", "both")
+
+    def push(self, heard: TaggerHeard, genre: int) -> HeadPush:
+        """Each input's push on ``genre``'s logit against the mean over genres (softmax ignores what moves every
+        genre alike): input j gives (W[g,j] - mean_k W[k,j]) * x_j, x the standardised mean outputs, and the
+        anchor adds anchor * (A[g,j] - mean_k A[k,j]) * tag logit j. Logits are linear in the outputs, so for a
+        patch-pooled head this is the mean of the patches' pushes. With the bias's share, the pushes add up
+        to the logit's distance from the mean logit.
+        """
+        x = (feature_matrix(heard.tag_logits[np.newaxis], heard.penultimate[np.newaxis], self.settings.features)[0]
+             - self.mean) / self.std
+        learned = (self.weights[genre] - self.weights.mean(axis=0)) * x
+        count = len(heard.tag_logits)
+        tags = learned[:count] if self.reads_tags else np.zeros(count)
+        inner = learned[count:] if self.reads_tags else learned
+        anchored = np.zeros(count, dtype=bool)
+        if self.anchor_weights is not None and self.settings.anchor:
+            anchored = self.anchor_weights[genre] != 0
+            tags = tags + self.settings.anchor * (self.anchor_weights[genre] - self.anchor_weights.mean(axis=0)) \
+                * heard.tag_logits
+        return HeadPush(tags, float(inner.sum()), anchored)
 
     def save(self, path: str | Path) -> None:
         anchor = {} if self.anchor_weights is None else {"anchor_weights": self.anchor_weights.tolist()}
