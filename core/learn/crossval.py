@@ -56,7 +56,7 @@ REAL_RECORDINGS = 3         # simulated recordings of each real clip for the win
 CACHE_VERSION = 1                # bump when the window models' fine-tuning changes
 # Bump when how a fold chooses its head or verdict changes: its answers are recomputed, its window
 # models (in the same folder) are kept.
-FOLD_VERSION = 2
+FOLD_VERSION = 3
 
 
 def quick_grid() -> list[realhead.HeadChoice]:
