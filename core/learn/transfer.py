@@ -468,7 +468,7 @@ def _cache_key(tagger: Path, seed: int, data: TransferData, part: str, clips: li
     return digest.hexdigest()[:16]
 
 
-CACHE_VERSION = 1       # bump when the way examples are made changes
+CACHE_VERSION = 2       # bump when the way examples are made changes (2: "audio measured" through the tuning rooms)
 CACHE_DIR = Path.home() / ".cache" / "genre-lab" / "transfer"
 
 
