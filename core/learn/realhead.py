@@ -33,7 +33,7 @@ REAL_KINDS = ("audio", "audio captured")
 # The head must hear what users give it: GTZAN's validation clips from their MP3s and through random
 # simulated devices and rooms. Half of a setting's score is the real clips' leave-one-fold-out accuracy,
 # half the mean over these views. (A user's clip is never a spectrogram image: with the images view as
-# well, the nested estimate on the real clips fell by about nine points.)
+# well, the real clips' nested estimate fell by several points.)
 VALID_VIEWS = ("audio", "audio captured")
 HEAD_REAL_SHARE = 0.5
 # Output blocks of the taggers a head can read; "both" is MSD's tags and penultimate units.
