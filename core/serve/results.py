@@ -127,7 +127,9 @@ def view_notes(artifacts_dir: Path = ARTIFACTS_DIR) -> list[str]:
     clips = view_clips(artifacts_dir)
     return ["; ".join(f"{VIEW_SHORT[key]}: {heading} ({clips[key]} clips)" for key, heading in VIEWS if key in clips)
             + ". Written by `python -m core.evaluate` through `python -m core.train`. Every GTZAN choice was made "
-            "on the validation list, every real-world choice inside the training folds; the test list only measures."]
+            "on the validation list, every real-world choice inside the training folds (how the head's and the "
+            "verdict's settings are scored was revised after earlier runs on the same folds, so the real-world "
+            "column counts as chosen on the folds); the test list only measures."]
 
 
 def realworld_per_genre(artifacts_dir: Path = ARTIFACTS_DIR, model: str = "verdict") -> list[dict]:
