@@ -37,7 +37,7 @@ def learn_real_music(out: Path, data_dir: Path, real_dir: Path, seed: int) -> di
     ``evaluation.json``; kept when it was run on exactly these models and clips), then the shipped models
     refitted on GTZAN plus every real clip; recorded in ``training.json`` under ``realworld``."""
     clips = realworld.read_clips(real_dir)
-    context = crossval.Context(out, data_dir, real_dir, clips, seed, crossval.work_folder(out, clips, seed, False))
+    context = crossval.Context(out, data_dir, real_dir, clips, seed, crossval.work_folder(out, clips, seed))
     stored = (json.loads((out / EVALUATION_FILE).read_text()) if (out / EVALUATION_FILE).exists() else {})
     cv = stored.get("realworld_cv")
     if not cv or cv.get("work_folder") != f"{context.work.name}/{crossval.FOLD_VERSION}":

@@ -59,22 +59,16 @@ CACHE_VERSION = 1                # bump when the window models' fine-tuning chan
 FOLD_VERSION = 3
 
 
-def quick_grid() -> list[realhead.HeadChoice]:
-    """Two head settings, for the tests' quick runs."""
-    return realhead.head_grid(features=("tags",), l2=(1e-1,), priors=("pull", "anchor"), real_weights=(4.0,),
-                              mixes=("audio and images",))
-
-
 def has_mtt(artifacts: Path) -> bool:
     return (Path(artifacts) / MTT_TAGGER_FILE).exists()
 
 
-def work_folder(artifacts: Path, clips: list[RealClip], seed: int, quick: bool) -> Path:
+def work_folder(artifacts: Path, clips: list[RealClip], seed: int) -> Path:
     """Where the folds' models and predictions are kept (a stopped run resumes), keyed by everything they
     depend on: the GTZAN-stage networks, the tagger, the clips, the seed and the settings here."""
     inputs = [Path(artifacts) / GTZAN_STAGE_FILE.format(kind) for kind in WINDOW_MODELS] + [Path(artifacts) / TAGGER_FILE]
     key = _digest(*[path.read_bytes() for path in inputs if path.exists()], [dataclasses.asdict(c) for c in clips], seed,
-                  quick, SERVING_PATCHES, VERDICT_REAL_SHARE, FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE, REAL_REPEATS,
+                  SERVING_PATCHES, VERDICT_REAL_SHARE, FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE, REAL_REPEATS,
                   REAL_RECORDINGS, CACHE_VERSION)
     return CACHE_DIR / key
 
@@ -271,7 +265,6 @@ class Context:
     clips: list[RealClip]
     seed: int
     work: Path
-    quick: bool = False
 
     @property
     def folds(self) -> list[int]:
@@ -295,8 +288,6 @@ def _window_data(context: Context):
 
     config = FeatureConfig.load(Path(context.artifacts) / FEATURE_CONFIG_FILE)
     lists = gtzan.split_lists(context.gtzan_dir, "filtered", context.seed)
-    if context.quick:
-        lists = {part: clips[:20] for part, clips in lists.items()}
     train, valid = load_split(context.gtzan_dir, lists["train"], config), load_split(context.gtzan_dir, lists["valid"], config)
     record_through_rooms(context.gtzan_dir, train, RECORDINGS_PER_CLIP, context.seed)
     norm = Normalisation.load(Path(context.artifacts) / NORMALISATION_FILE)
@@ -312,13 +303,13 @@ def save_head(head, data: HeadData, path: Path, trained_on: str, choice: realhea
     TransferHead(head.settings, head.mean, head.std, head.weights, head.bias, extra, head.anchor_weights).save(path)
 
 
-def valid_views(folder: Path, gtzan_dir: Path, quick: bool = False) -> dict:
+def valid_views(folder: Path, gtzan_dir: Path) -> dict:
     """GTZAN's validation views (images, MP3s, measurement rooms) of the models in ``folder``."""
     from core.learn.verdict import view_probabilities
     from core.serve.inference import GenreClassifier
 
     clips = gtzan.read_split(gtzan_dir, "valid")
-    return view_probabilities(GenreClassifier(folder), gtzan_dir, clips[:12] if quick else clips)
+    return view_probabilities(GenreClassifier(folder), gtzan_dir, clips)
 
 
 def _save_views(views: dict, path: Path) -> None:
@@ -391,7 +382,7 @@ def run_fold(context: Context, data: HeadData, grid, fold: int) -> dict:
     record = {"fold": fold, "trained_on_folds": inner, "head_choice": dataclasses.asdict(choice),
               "head_inner_accuracy": max(trial["accuracy"] for trial in trials),
               "window_models": train_models(context, data, choice, inner, folder)}
-    _save_views(valid_views(folder, context.gtzan_dir, context.quick), folder / f"valid-views-{FOLD_VERSION}.npz")
+    _save_views(valid_views(folder, context.gtzan_dir), folder / f"valid-views-{FOLD_VERSION}.npz")
     record["records"] = serving_records(folder, context.real_dir, [c for c in context.clips if c.fold == fold])
     done.write_text(json.dumps(record) + "\n")
     return record
@@ -437,10 +428,8 @@ def cross_validate(context: Context, data: HeadData, grid=None, on_record=None) 
     }
 
 
-def variant_grids(with_mtt: bool, quick: bool = False) -> dict[str, list[realhead.HeadChoice]]:
+def variant_grids(with_mtt: bool) -> dict[str, list[realhead.HeadChoice]]:
     """The families of transfer heads measured by nested grouped CV, each a grid chosen from inside the folds."""
-    if quick:
-        return {"quick grid": quick_grid()}
     variants = {
         "chosen grid (MSD tags / penultimate / both; none, pull or anchor)": realhead.head_grid(),
         "GTZAN only (no real clips)": realhead.head_grid(real_weights=(0.0,)),
@@ -460,8 +449,8 @@ def head_variants(context: Context, data: HeadData, log=log) -> dict:
     """Nested grouped CV of head families on the tagger outputs: what each idea is worth on real music.
 
     Kept in the work folder (minutes of fits), keyed by the families' grids."""
-    with_mtt = has_mtt(context.artifacts) and not context.quick
-    grids = variant_grids(with_mtt, context.quick)
+    with_mtt = has_mtt(context.artifacts)
+    grids = variant_grids(with_mtt)
     key = _digest({name: [dataclasses.asdict(choice) for choice in grid] for name, grid in grids.items()},
                   FOLD_VERSION, realhead.VALID_VIEWS, realhead.HEAD_REAL_SHARE)
     path = context.work / f"head-variants-{key}.json"
@@ -501,7 +490,7 @@ def refit_shipped(context: Context, data: HeadData, grid=None) -> dict:
     for kind in WINDOW_MODELS:
         for suffix in (".keras", ".tflite"):
             shutil.copyfile(context.work / "all" / f"{kind}{suffix}", artifacts / f"{kind}{suffix}")
-    verdict = choose_verdict(valid_views(artifacts, context.gtzan_dir, context.quick), out_of_fold_records(context))
+    verdict = choose_verdict(valid_views(artifacts, context.gtzan_dir), out_of_fold_records(context))
     (artifacts / VERDICT_FILE).write_text(json.dumps(verdict, indent=1) + "\n")
     log(f"shipped verdict weights {verdict['weights']}: GTZAN validation {verdict['valid_mean']:.3f}, "
         f"real out-of-fold {verdict['real_oof']:.3f}")
@@ -511,8 +500,7 @@ def refit_shipped(context: Context, data: HeadData, grid=None) -> dict:
             "verdict": verdict, "real_clips": len(context.clips), "patches_per_unit": SERVING_PATCHES}
 
 
-def write_cross_validation(artifacts_dir: Path, gtzan_dir: Path, real_dir: Path, seed: int = 0, on_record=None,
-                           quick: bool = False) -> dict:
+def write_cross_validation(artifacts_dir: Path, gtzan_dir: Path, real_dir: Path, seed: int = 0, on_record=None) -> dict:
     """Run the grouped cross-validation and write ``realworld_cv`` into ``artifacts/evaluation.json``.
 
     Returns what it wrote.
@@ -520,9 +508,9 @@ def write_cross_validation(artifacts_dir: Path, gtzan_dir: Path, real_dir: Path,
     clips = realworld.read_clips(real_dir)
     realworld.check_grouped(clips)
     context = Context(Path(artifacts_dir), Path(gtzan_dir), Path(real_dir), clips, seed,
-                      work_folder(Path(artifacts_dir), clips, seed, quick), quick)
+                      work_folder(Path(artifacts_dir), clips, seed))
     data = head_data(context.artifacts, context.gtzan_dir, context.real_dir, clips, seed)
-    result = cross_validate(context, data, quick_grid() if quick else None, on_record)
+    result = cross_validate(context, data, None, on_record)
     result["head_variants"] = head_variants(context, data)
     path = Path(artifacts_dir) / EVALUATION_FILE
     stored = json.loads(path.read_text()) if path.exists() else {}
