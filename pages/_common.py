@@ -11,9 +11,9 @@ Nothing is written to disk.
 Analyses (and occlusion maps) run one at a time per server process (``ANALYSES_AT_ONCE``), a playlist's
 files one by one like single uploads; a visitor whose clip arrives
 while another is being analysed waits, with a spinner, and the memory each analysis freed is handed
-back to the system. Decoding and the representation of a 30 s clip take about 40 MB for a moment:
-thirty visitors uploading at once took the server to 1340 MB with every analysis side by side, and
-to 356 MB queued, for the same CPU time (``python tests/load_sessions.py`` measures this).
+back to the system. Decoding and the representation of a clip take tens of MB for a moment, so thirty
+visitors analysed side by side would need several times the memory of thirty queued, for the same CPU
+time (``python tests/load_sessions.py`` measures the queue; its figures are in ``artifacts/load.json``).
 
 ``GENRE_LAB_ARTIFACTS`` points the app at another artifacts folder (the tests use it).
 

@@ -18,6 +18,24 @@ def test_readme_results_block_is_generated_from_artifacts():
     assert block == report.readme_results().strip(), "run python -m core.report to refresh the README"
 
 
+def test_readme_load_block_is_generated_from_the_load_test_and_within_its_targets():
+    """The README's load figures are ``artifacts/load.json`` as ``tests/load_sessions.py --write`` saved it, held to
+    the targets that script states (30 visitors at once; one visitor's 30-file playlist above the idle server)."""
+    from tests.load_sessions import TARGETS
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split(report.LOAD_START, 1)[1].split(report.LOAD_END, 1)[0].strip()
+    assert block == report.readme_load().strip(), "run python tests/load_sessions.py --sessions 30 --playlist 30 --write"
+    load = artifacts.load_test()
+    assert load["targets"] == TARGETS
+    crowd, playlist = load["sessions"], load["playlist"]
+    assert crowd["sessions"] == 30 and crowd["answered"] == 30 and not crowd["failures"]
+    assert playlist["files"] == 30 and playlist["answered"] and not playlist["failures"]
+    assert crowd["peak_mb"] <= TARGETS["sessions_peak_mb"]
+    assert playlist["peak_above_idle_mb"] == pytest.approx(playlist["peak_mb"] - playlist["baseline_mb"], abs=0.11)
+    assert playlist["peak_above_idle_mb"] <= TARGETS["playlist_above_idle_mb"]
+
+
 def test_model_card_is_generated_from_artifacts():
     assert (artifacts.ARTIFACTS_DIR / "MODEL_CARD.md").read_text() == report.model_card()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.serve.artifacts import (ARTIFACTS_DIR, FEATURE_CONFIG_FILE, MODEL_CARD_FILE, ROOT, benchmark, evaluation, leaky,
-                                  training)
+                                  load_test, training)
 from core.serve.catalog import TITLES
 from core.serve.config import GENRES, FeatureConfig
 from core.serve.results import (TRANSFER_CREDIT, in_catalogue_order, realworld_genre_table, robustness_table,
@@ -16,6 +16,7 @@ from core.serve.results import (TRANSFER_CREDIT, in_catalogue_order, realworld_g
 
 README = ROOT / "README.md"
 RESULTS_START, RESULTS_END = "<!-- results:start (written by python -m core.report) -->", "<!-- results:end -->"
+LOAD_START, LOAD_END = "<!-- load:start (written by python tests/load_sessions.py --write) -->", "<!-- load:end -->"
 
 
 def model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
@@ -132,12 +133,42 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
     return "\n".join(lines)
 
 
+def readme_load(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
+    """The README's load figures: many visitors uploading at once, and one visitor's playlist."""
+    load = load_test(artifacts_dir)
+    if not load:
+        return "Not measured yet: run `python tests/load_sessions.py --sessions 30 --playlist 30 --write`."
+    crowd, playlist, targets = load["sessions"], load["playlist"], load["targets"]
+    return "\n".join([
+        f"Measured {load['measured']} on {load['machine']} (the browsers on the same cores at lower priority) by "
+        f"`{load['command']}`:", "",
+        "| | server before the uploads | peak | target | answers |", "|---|---:|---:|---:|---|",
+        f"| {crowd['sessions']} visitors upload one clip each at the same moment | {crowd['baseline_mb']:.0f} MB "
+        f"(every page open) | {crowd['peak_mb']:.0f} MB | ≤ {targets['sessions_peak_mb']} MB | "
+        f"{crowd['answered']} of {crowd['sessions']} answered: first after {crowd['first_answer_s']:.0f} s, median "
+        f"{crowd['median_answer_s']:.0f} s, last {crowd['last_answer_s']:.0f} s ({crowd['server_cpu_s']:.0f} s of "
+        "server CPU) |",
+        f"| one visitor uploads {playlist['files']} files at once | {playlist['baseline_mb']:.0f} MB (the page open) | "
+        f"{playlist['peak_mb']:.0f} MB ({playlist['peak_above_idle_mb']:+.0f} MB) | ≤ "
+        f"+{targets['playlist_above_idle_mb']} MB | "
+        + (f"the table complete after {playlist['table_s']:.0f} s ({playlist['server_cpu_s']:.0f} s of server CPU) |"
+           if playlist["answered"] else "not answered |"),
+    ])
+
+
+def replace_block(text: str, start: str, end: str, body: str) -> str:
+    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``body``."""
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def update_readme(artifacts_dir: Path = ARTIFACTS_DIR, readme: Path = README) -> None:
-    """Replace the README's results block with figures from ``artifacts_dir``."""
-    text = readme.read_text()
-    head, rest = text.split(RESULTS_START, 1)
-    _, tail = rest.split(RESULTS_END, 1)
-    readme.write_text(f"{head}{RESULTS_START}\n{readme_results(artifacts_dir)}\n{RESULTS_END}{tail}")
+    """Replace the README's results and load blocks with figures from ``artifacts_dir``."""
+    text = replace_block(readme.read_text(), RESULTS_START, RESULTS_END, readme_results(artifacts_dir))
+    if LOAD_START in text:
+        text = replace_block(text, LOAD_START, LOAD_END, readme_load(artifacts_dir))
+    readme.write_text(text)
 
 
 def write_model_card(artifacts_dir: Path = ARTIFACTS_DIR) -> Path:

@@ -26,6 +26,7 @@ EVALUATION_FILE = "evaluation.json"
 LEAKY_FILE = "leaky_split.json"
 BENCHMARK_FILE = "benchmark.json"
 EXPERIMENTS_FILE = "experiments.json"
+LOAD_FILE = "load.json"              # written by python tests/load_sessions.py --write
 MODEL_CARD_FILE = "MODEL_CARD.md"
 GTZAN_STAGE_FILE = "{}.gtzan.keras"   # CNN / LSTM trained on GTZAN alone: where real-music fine-tuning starts
 TRUNK_WEIGHTS_FILE = "musicnn_trunk.weights.h5"   # the Keras port of the tagger (learning side only)
@@ -74,6 +75,10 @@ def benchmark(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
 
 def experiments(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
     return read_json(EXPERIMENTS_FILE, folder)
+
+
+def load_test(folder: str | Path = ARTIFACTS_DIR) -> dict | None:
+    return read_json(LOAD_FILE, folder)
 
 
 def sha256(path: Path) -> str:
