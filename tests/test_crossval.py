@@ -98,6 +98,31 @@ def test_the_inner_choice_does_not_read_the_outer_fold(synthetic):
     assert choice == choice_scrambled and trials == trials_scrambled
 
 
+def test_no_choice_or_fit_made_for_an_outer_fold_reads_it(synthetic, monkeypatch):
+    """Nested CV under ``core.learn.audit``: each outer fold's head choice (and every head fitted for it) reads
+    real clips of the other folds only; outside ``recording()`` nothing is kept."""
+    from core.learn import audit
+
+    gtzan, real, folds = synthetic
+    fit = realhead.fit_clip_head
+
+    def fit_and_say(gtzan_rows, real_rows, *args, **kwargs):
+        audit.chose_on("fitted head", real_rows.clips)
+        return fit(gtzan_rows, real_rows, *args, **kwargs)
+
+    monkeypatch.setattr(realhead, "fit_clip_head", fit_and_say)
+    grid = [realhead.HeadChoice(features="tags", prior="none", real_weight=weight) for weight in (1.0, 4.0)]
+    with audit.recording() as choices:
+        realhead.FoldHeads(gtzan, real, folds, TAGS).nested(grid)
+    fold_of = dict(zip(real.clips, folds))
+    assert {choice.held_out for choice in choices if choice.step == "real-world head"} == {0, 1, 2, 3, 4}
+    for choice in choices:
+        seen = sorted(clip for clip in choice.clips if fold_of.get(clip) == choice.held_out)
+        assert choice.held_out is not None and not seen, f"{choice.step} for fold {choice.held_out} read {seen}"
+    audit.chose_on("outside", ["rock/r0"])
+    assert all(choice.step != "outside" for choice in choices)
+
+
 def test_nested_cv_learns_real_music_that_gtzan_alone_cannot_teach():
     """GTZAN rows carry a genre in one tag, real rows in another: only real clips teach the second."""
     gtzan = _rows(80, 2, "g", kinds=("image", "audio"))

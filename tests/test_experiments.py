@@ -17,12 +17,21 @@ FIELDS = {"name", "family", "description", "valid_accuracy", "test_accuracy", "r
 
 
 @pytest.fixture(scope="module")
-def quick_run(data_dir, tmp_path_factory):
+def quick_recorded(data_dir, tmp_path_factory):
+    """The quick run, with every choice it made (``core.learn.audit``)."""
+    from core.learn import audit
+
     folder = tmp_path_factory.mktemp("experiments")
     out = folder / "experiments.json"
-    document = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn_centred", "lstm_centred", "crnn"], quick=True,
-                               cache_dir=folder / "cache")
-    return out, document
+    with audit.recording() as choices:
+        document = experiments.run(data_dir, out, seeds=[0, 1, 2], only=["cnn_centred", "lstm_centred", "crnn"],
+                                   quick=True, cache_dir=folder / "cache")
+    return out, document, choices
+
+
+@pytest.fixture(scope="module")
+def quick_run(quick_recorded):
+    return quick_recorded[:2]
 
 
 def test_quick_run_writes_every_field_for_every_variant(quick_run):
@@ -39,6 +48,19 @@ def test_quick_run_writes_every_field_for_every_variant(quick_run):
         assert entry["parameters"] > 0 and entry["ms_per_clip"] > 0 and math.isfinite(entry["training_seconds"])
     shipped = {entry["name"]: entry["shipped"] for entry in document["variants"]}
     assert shipped == {"crnn": False, "cnn_centred": True, "lstm_centred": True, "cnn_plus_lstm": False}
+
+
+def test_the_variants_behind_the_served_settings_choose_their_epochs_without_the_test_list(quick_recorded, data_dir):
+    """Centring and augmentation are no choice the code makes: they were settled on these variants' validation
+    figures. Every variant's every seed keeps the epoch its training and validation clips choose; the test list
+    is only measured afterwards."""
+    from core.learn import gtzan
+
+    *_, choices = quick_recorded
+    lists = gtzan.split_lists(data_dir, "filtered", 0)
+    assert sorted(choice.step for choice in choices) == ["best epoch (cnn)"] * 6 + ["best epoch (lstm)"] * 3
+    for choice in choices:
+        assert not choice.clips & set(lists["test"]) and choice.clips <= set(lists["train"]) | set(lists["valid"])
 
 
 def test_ensemble_is_computed_from_its_members(quick_run):

@@ -76,16 +76,26 @@ def test_finetuning_without_steps_scores_like_the_frozen_head(port, fixture_outp
 
 @pytest.fixture(scope="module")
 def finetuned_run(data_dir, tmp_path_factory):
+    """The quick fine-tuning run: its folder, its document and every choice it made (``core.learn.audit``)."""
+    from core.learn import audit
+
     folder = tmp_path_factory.mktemp("finetuned")
     out = folder / "experiments.json"
-    document = experiments.run(data_dir, out, seeds=[0, 1, 2], only=[experiments.FINETUNED], quick=True,
-                               cache_dir=folder / "cache")
-    return folder, document
+    with audit.recording() as choices:
+        document = experiments.run(data_dir, out, seeds=[0, 1, 2], only=[experiments.FINETUNED], quick=True,
+                                   cache_dir=folder / "cache")
+    return folder, document, choices
 
 
 @pytest.mark.slow
-def test_quick_finetuning_run_is_chosen_on_validation_and_measured(finetuned_run):
-    _, document = finetuned_run
+def test_quick_finetuning_run_is_chosen_on_validation_and_measured(finetuned_run, data_dir):
+    from core.learn import gtzan
+
+    _, document, choices = finetuned_run
+    lists = gtzan.split_lists(data_dir, "filtered", 0)
+    assert {choice.step for choice in choices} == {"fine-tuned tagger epoch", "fine-tuning settings"}
+    for choice in choices:             # the epochs and the settings: training and validation clips, never the test list
+        assert not choice.clips & set(lists["test"]) and choice.clips <= set(lists["train"]) | set(lists["valid"])
     entry = {entry["name"]: entry for entry in document["variants"]}[experiments.FINETUNED]
     assert entry["family"] == "transfer" and not entry["shipped"] and entry["seeds"] == [0, 1, 2]
     assert set(entry["valid_views"]) == set(entry["frozen_valid_views"]) == {"images", "audio", "audio measured"}

@@ -81,12 +81,20 @@ def tiny_gtzan(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_artifacts(tiny_gtzan, tmp_path_factory):
+def tiny_run(tiny_gtzan, tmp_path_factory):
+    """A 2-epoch training run on the tiny folder: its artifacts and every choice it made (``core.learn.audit``)."""
+    from core.learn import audit
     from core.learn.commands import train_main as main
 
     out = tmp_path_factory.mktemp("artifacts")
-    assert main(["--data", str(tiny_gtzan), "--epochs", "2", "--out", str(out), "--no-leaky", "--no-cache"]) == 0
-    return out
+    with audit.recording() as choices:
+        assert main(["--data", str(tiny_gtzan), "--epochs", "2", "--out", str(out), "--no-leaky", "--no-cache"]) == 0
+    return out, choices
+
+
+@pytest.fixture(scope="module")
+def tiny_artifacts(tiny_run):
+    return tiny_run[0]
 
 
 def test_training_writes_every_artifact(tiny_artifacts):
@@ -210,11 +218,39 @@ def test_verdict_is_never_chosen_with_a_head_refit_on_validation(tiny_artifacts,
     assert "retrain the transfer model in the same run" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_a_random_split_chooses_its_verdict_on_its_own_validation_list(tiny_gtzan, tmp_path, monkeypatch):
-    """Under --split random the verdict's weights are chosen on that split's validation list and never read a
-    clip of its test list (the random lists are made here from the tiny folder's 40 clips)."""
+# ----------------------------------------------------------------------------- split discipline
+# Every choice of the GTZAN stage, as core.learn.audit names them.
+GTZAN_CHOICES = {"best epoch (cnn)", "best epoch (lstm)", "best epoch (baseline)", "transfer head settings",
+                 "transfer patches per clip", "verdict weights"}
+SCORED_ONLY = {"transfer patches per clip", "verdict weights"}     # they fit nothing: validation clips alone
+
+
+def assert_chosen_on_train_and_valid(choices, lists: dict[str, list[str]]) -> None:
+    """Every GTZAN-stage choice was made on validation clips and, when it fits, training clips: never on a clip
+    of the test list."""
+    read: dict[str, set[str]] = {}
+    for choice in choices:
+        read.setdefault(choice.step, set()).update(choice.clips)
+    assert set(read) == GTZAN_CHOICES
+    test, valid, train = set(lists["test"]), set(lists["valid"]), set(lists["train"])
+    for step, clips in read.items():
+        assert not clips & test, f"{step} read test clips {sorted(clips & test)}"
+        assert clips & valid and clips <= (valid if step in SCORED_ONLY else train | valid), step
+
+
+def test_every_choice_of_a_training_run_reads_training_and_validation_clips_only(tiny_run, tiny_gtzan):
+    """The best epochs, the transfer head's settings and patch count and the verdict's weights, under the
+    fault-filtered protocol: never a clip of its test list."""
     from core.learn import gtzan
+
+    assert_chosen_on_train_and_valid(tiny_run[1], gtzan.split_lists(tiny_gtzan, "filtered", 0))
+
+
+@pytest.mark.slow
+def test_a_random_split_chooses_on_its_own_lists(tiny_gtzan, tmp_path, monkeypatch):
+    """Under --split random every choice reads that split's training and validation lists only, and the verdict's
+    weights are chosen on its validation list (the random lists are made here from the tiny folder's 40 clips)."""
+    from core.learn import audit, gtzan
     from core.learn.commands import train_main as main
 
     everything = gtzan.all_clips(tiny_gtzan)
@@ -227,8 +263,71 @@ def test_a_random_split_chooses_its_verdict_on_its_own_validation_list(tiny_gtza
 
     monkeypatch.setattr(gtzan, "split_lists", lists)
     out = tmp_path / "artifacts"
-    assert main(["--data", str(tiny_gtzan), "--split", "random", "--epochs", "1", "--out", str(out), "--no-leaky",
-                 "--no-cache", "--no-evaluate", "--models", "cnn", "lstm", "musicnn"]) == 0
+    with audit.recording() as choices:
+        assert main(["--data", str(tiny_gtzan), "--split", "random", "--epochs", "1", "--out", str(out), "--no-leaky",
+                     "--no-cache", "--no-evaluate"]) == 0
+    assert_chosen_on_train_and_valid(choices, random_lists)
     chosen_on = json.loads((out / "verdict.json").read_text())["valid_list"]
     assert sorted(chosen_on) == sorted(random_lists["valid"])
-    assert not set(chosen_on) & set(random_lists["test"])
+
+
+@pytest.fixture
+def tiny_realworld(tmp_path):
+    """Nine short synthetic real recordings in three grouped folds, in ``data/realworld``'s layout."""
+    from core.learn import realworld
+
+    folder = tmp_path / "realworld"
+    rows = ["file,genre,fold,group,label_confidence"]
+    for index, genre in enumerate(GENRES[:9]):
+        (folder / genre).mkdir(parents=True)
+        sf.write(folder / genre / f"real{index}.wav", _synthetic_genre(index, 50 + index, seconds=8.0),
+                 CONFIG.sample_rate, subtype="PCM_16")
+        rows.append(f"{genre}/real{index}.wav,{genre},{index % 3},artist{index},high")
+    (folder / realworld.LABELS_FILE).write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.mark.slow
+def test_no_choice_made_for_a_real_world_fold_reads_that_fold(tiny_artifacts, tiny_gtzan, tiny_realworld, tmp_path,
+                                                               monkeypatch):
+    """The real-music stage on the tiny run's GTZAN stage: everything chosen or fitted for predicting fold k (the
+    head's settings and its fit, the fine-tuned networks' epochs, the verdict's weights, the nested study of head
+    families) reads no clip of fold k, and nothing reads GTZAN's test list."""
+    import shutil
+
+    from core.learn import audit, crossval, gtzan, realhead, realworld
+
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(tiny_artifacts, artifacts)
+    clips = realworld.read_clips(tiny_realworld)
+    context = crossval.Context(artifacts, tiny_gtzan, tiny_realworld, clips, 0, tmp_path / "work")
+    grid = [realhead.HeadChoice(features="tags", prior="none", real_weight=weight) for weight in (1.0, 4.0)]
+    monkeypatch.setattr(realhead, "head_grid", lambda **_: grid)          # every head family: two settings
+    monkeypatch.setattr(crossval, "FINE_TUNE_EPOCHS", 1)
+    fit = realhead.fit_clip_head
+
+    def fit_and_say(gtzan_rows, real_rows, *args, **kwargs):              # a fitted head, reported like a choice
+        audit.chose_on("fitted head", [*gtzan_rows.clips, *real_rows.clips])
+        return fit(gtzan_rows, real_rows, *args, **kwargs)
+
+    monkeypatch.setattr(realhead, "fit_clip_head", fit_and_say)
+    data = crossval.head_data(artifacts, tiny_gtzan, tiny_realworld, clips, 0, cache_dir=None)
+    with audit.recording() as choices:
+        cv = crossval.cross_validate(context, data, grid)
+        crossval.head_variants(context, data)
+        crossval.refit_shipped(context, data, grid)
+    fold_of = {clip.file: clip.fold for clip in clips}
+    lists = gtzan.split_lists(tiny_gtzan, "filtered", 0)
+    for choice in choices:
+        assert not choice.clips & set(lists["test"]), choice.step
+        assert choice.clips <= set(lists["train"]) | set(lists["valid"]) | set(fold_of), choice.step
+        if choice.held_out is not None:
+            seen = sorted(clip for clip in choice.clips if fold_of.get(clip) == choice.held_out)
+            assert not seen, f"{choice.step} for fold {choice.held_out} read {seen}"
+    made_for = {fold: {choice.step for choice in choices if choice.held_out == fold} for fold in (0, 1, 2)}
+    assert all(steps == {"real-world head", "fitted head", "best epoch (cnn)", "best epoch (lstm)", "verdict weights",
+                         "real-world verdict"} for steps in made_for.values()), made_for
+    shipped = {choice.step for choice in choices if choice.held_out is None}
+    assert {"real-world head", "fitted head", "best epoch (cnn)", "best epoch (lstm)", "verdict weights",
+            "real-world verdict"} == shipped
+    assert cv["clips"] == len(clips) and {record["fold"] for record in cv["records"]} == {0, 1, 2}

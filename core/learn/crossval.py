@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.learn import gtzan, realhead, realworld
+from core.learn import audit, gtzan, realhead, realworld
 from core.learn.realworld import RealClip
 from core.serve.artifacts import (EVALUATION_FILE, FEATURE_CONFIG_FILE, GTZAN_STAGE_FILE, HEAD_FILE, NORMALISATION_FILE,
                                   TAGGER_DESCRIPTION_FILE, TAGGER_FILE, MTT_TAGGER_FILE, VERDICT_FILE)
@@ -234,6 +234,7 @@ def choose_verdict(valid_views: dict, real_records: list[dict]) -> dict:
     predictions, weighed ``1 - VERDICT_REAL_SHARE`` to ``VERDICT_REAL_SHARE``."""
     from core.learn.verdict import accuracy, weight_grid
 
+    audit.chose_on("real-world verdict", (record["clip"] for record in real_records))
     views = {view: data for view, data in valid_views.items() if view in VERDICT_VALID_VIEWS}
     names = list(next(iter(views.values()))["models"])
     real = {"labels": np.array([GENRES.index(record["label"]) for record in real_records]),
@@ -378,11 +379,12 @@ def run_fold(context: Context, data: HeadData, grid, fold: int) -> dict:
         return json.loads(done.read_text())
     inner = [other for other in context.folds if other != fold]
     log(f"fold {fold}: learning from real folds {inner}")
-    choice, trials = data.heads.choose(grid, inner, log)
-    record = {"fold": fold, "trained_on_folds": inner, "head_choice": dataclasses.asdict(choice),
-              "head_inner_accuracy": max(trial["accuracy"] for trial in trials),
-              "window_models": train_models(context, data, choice, inner, folder)}
-    _save_views(valid_views(folder, context.gtzan_dir), folder / f"valid-views-{FOLD_VERSION}.npz")
+    with audit.predicting(fold):
+        choice, trials = data.heads.choose(grid, inner, log)
+        record = {"fold": fold, "trained_on_folds": inner, "head_choice": dataclasses.asdict(choice),
+                  "head_inner_accuracy": max(trial["accuracy"] for trial in trials),
+                  "window_models": train_models(context, data, choice, inner, folder)}
+        _save_views(valid_views(folder, context.gtzan_dir), folder / f"valid-views-{FOLD_VERSION}.npz")
     record["records"] = serving_records(folder, context.real_dir, [c for c in context.clips if c.fold == fold])
     done.write_text(json.dumps(record) + "\n")
     return record
@@ -398,7 +400,8 @@ def cross_validate(context: Context, data: HeadData, grid=None, on_record=None) 
     for fold in context.folds:
         others = [record for other, result in folds.items() if other != fold for record in result["records"]]
         folder = context.work / f"fold{fold}"
-        verdicts[fold] = choose_verdict(_load_views(folder / f"valid-views-{FOLD_VERSION}.npz"), others)
+        with audit.predicting(fold):
+            verdicts[fold] = choose_verdict(_load_views(folder / f"valid-views-{FOLD_VERSION}.npz"), others)
         (folder / VERDICT_FILE).write_text(json.dumps(verdicts[fold], indent=1) + "\n")
         log(f"fold {fold}: verdict weights {verdicts[fold]['weights']}")
         for record in serving_records(folder, context.real_dir, [c for c in context.clips if c.fold == fold]):

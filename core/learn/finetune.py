@@ -31,6 +31,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from core.learn import audit
 from core.learn.transfer import (POOLED_WIDTH, PatchTable, TransferData, balanced_weights, fit_on, head_prior,
                                  transfer_tables, validation_scores, view_scores)
 from core.serve.artifacts import ARTIFACTS_DIR, TAGGER_DESCRIPTION_FILE, TRUNK_WEIGHTS_FILE
@@ -166,6 +167,7 @@ def finetune(port, head: TransferHead, tags: list[str], train: PatchTable, valid
         if history[-1]["mean"] > best["mean"]:
             best = history[-1] | {"weights": {layer.name: layer.get_weights() for layer in model.layers
                                               if layer.name in TRAINED_LAYERS + ("genre",)}}
+    audit.chose_on("fine-tuned tagger epoch", train.clips + valid.clips)
     return history, best
 
 
@@ -212,5 +214,6 @@ def choose_finetuning(data_dir: Path, lists: dict[str, list[str]], record: dict,
         trials.append({"settings": dataclasses.asdict(trial), "runs": runs,
                        "mean": float(np.mean([run["mean"] for run in runs]))})
     chosen = max(range(len(trials)), key=lambda index: trials[index]["mean"])
+    audit.chose_on("fine-tuning settings", tables["train"].clips + tables["valid"].clips)
     return {"trials": trials, "chosen": chosen, "frozen_valid": frozen_scores,
             "first_seed": finetuned_tagger(port, firsts[chosen], frozen)}

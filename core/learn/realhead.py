@@ -20,6 +20,7 @@ import itertools
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from core.learn import audit
 from core.learn.transfer import PatchTable, balanced_weights, fit_head, head_prior, prior_weights
 from core.serve.config import GENRES
 from core.serve.pretrained import HeadSettings, TransferHead, softmax
@@ -239,6 +240,8 @@ class FoldHeads:
                                   + (1 - HEAD_REAL_SHARE) * float(np.mean(list(trial["valid"].values()))))
             trials.append(trial)
         best = max(range(len(grid)), key=lambda index: trials[index].get("score", trials[index]["accuracy"]))
+        audit.chose_on("real-world head", [*self.gtzan.clips, *self.real.clips[np.isin(self.folds, within)],
+                                           *(() if self.valid is None else self.valid.clips)])
         if log:
             log(f"  head chosen on folds {within}: {grid[best]} (real {trials[best]['accuracy']:.3f}, "
                 f"score {trials[best].get('score', trials[best]['accuracy']):.3f})")
@@ -250,8 +253,9 @@ class FoldHeads:
         chosen, correct, total = {}, 0, 0
         for fold in every:
             inner = [other for other in every if other != fold]
-            choice, _ = self.choose(grid, inner)
-            rows, probabilities = self.predict(choice, inner, fold)
+            with audit.predicting(fold):
+                choice, _ = self.choose(grid, inner)
+                rows, probabilities = self.predict(choice, inner, fold)
             correct += int(np.sum(probabilities.argmax(axis=1) == self.real.labels[rows]))
             total += len(rows)
             chosen[fold] = dataclasses.asdict(choice)

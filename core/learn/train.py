@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.learn import gtzan
+from core.learn import audit, gtzan
 from core.serve.config import GENRES, FeatureConfig
 from core.serve.artifacts import (FEATURE_CONFIG_FILE, GTZAN_STAGE_FILE, LEAKY_FILE,
                                   NORMALISATION_FILE, TRAINING_FILE)
@@ -275,6 +275,7 @@ def train_window_model(kind: str, train: Split, valid: Split, norm: Normalisatio
             break
         if selection.waited and selection.waited % settings.plateau_epochs == 0:
             model.optimizer.learning_rate.assign(float(model.optimizer.learning_rate) / 2)
+    audit.chose_on(f"best epoch ({kind})", train.clips + valid.clips)
     return model, history, selection.restore(model)
 
 
@@ -298,6 +299,7 @@ def train_baseline(train: Split, valid: Split, norm: Normalisation, settings: Tr
         if selection.update(record, model):
             break
     best = selection.restore(model)
+    audit.chose_on("best epoch (baseline)", train.clips + valid.clips)
     log(f"  baseline: best epoch {best['epoch']}, val_acc {best['val_accuracy']:.3f}")
     return model, history, best
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize
 
+from core.learn import audit
 from core.serve.artifacts import ARTIFACTS_DIR, HEAD_FILE, TAGGER_DESCRIPTION_FILE, TAGGER_FILE
 from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
 from core.serve.pretrained import HeadSettings, TransferHead, feature_matrix, softmax
@@ -376,6 +377,7 @@ def choose_head(train: PatchTable, valid: PatchTable, tags: list[str], log=print
             log(f"  transfer head {mix:22s} {settings.features:11s} l2 {settings.l2:g} prior {settings.prior_strength:g}: "
                 + "  ".join(f"{view} {value:.3f}" for view, value in scores.items()))
     best = max(trials, key=lambda trial: trial["mean"])
+    audit.chose_on("transfer head settings", train.clips + valid.clips)
     return HeadSettings(**best["settings"]), best["mix"], trials
 
 
@@ -400,6 +402,7 @@ def choose_patches(head: TransferHead, valid: PatchTable, patches_per_clip: int,
         results[count] = float(np.mean(scores))
     affordable = {count: score for count, score in results.items() if count <= budget}
     best = max(affordable.values())
+    audit.chose_on("transfer patches per clip", valid.clips)
     return min(count for count, score in affordable.items() if score >= best - tolerance), results
 
 

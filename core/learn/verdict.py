@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.learn import gtzan
+from core.learn import audit, gtzan
 from core.serve.artifacts import ARTIFACTS_DIR, HEAD_FILE, VERDICT_FILE
 from core.serve.config import GENRES
 
@@ -30,7 +30,7 @@ VIEWS = {"images": {}, "audio": {"audio_only": True}, "audio measured": {"captur
 
 
 def view_probabilities(classifier, data_dir: Path, clips: list[str]) -> dict[str, dict]:
-    """Per view: the labels and every model's clip probabilities (clips x genres)."""
+    """Per view: the labels and every model's clip probabilities (clips x genres), read to choose the verdict."""
     from core.learn.evaluate import evaluate
 
     with_audio = [clip for clip in clips if gtzan.find_audio(data_dir, clip, lossless_first=False)]
@@ -38,6 +38,7 @@ def view_probabilities(classifier, data_dir: Path, clips: list[str]) -> dict[str
     for view, options in VIEWS.items():
         records = []
         evaluate(classifier, data_dir, clips if view == "images" else with_audio, on_record=records.append, **options)
+        audit.chose_on("verdict weights", (record["clip"] for record in records))
         views[view] = {
             "labels": np.array([GENRES.index(record["label"]) for record in records]),
             "models": {name: np.array([[record["models"][name]["probabilities"][genre] for genre in GENRES]
