@@ -114,22 +114,24 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
                  f"{warm:.1f} ms" if warm is not None else "n/a"]
         lines.append("| " + " | ".join(cells) + " |")
     if speed:
-        ours, common, targets = speed["ours"], speed["common"], speed["targets"]
+        ours, common, targets, library = speed["ours"], speed["common"], speed["targets"], speed.get("library") or {}
         lines += ["", f"Speed and memory (`python -m core.bench`, {speed['machine']}, clip {speed['clip']}):", "",
                   "| | genre-lab (LiteRT, NumPy) | common way (librosa + TensorFlow) | target |", "|---|---:|---:|---:|",
                   f"| warm: decode + features + all models | {ours['warm_ms']:.0f} ms | {common['warm_ms']:.0f} ms | {targets['warm_ms']:.0f} ms |",
-                  *([f"| warm: the transfer model alone (its front end included) | {ours['per_model_ms']['musicnn']:.0f} ms | "
-                     f"| {targets['musicnn_ms']:.0f} ms |"] if "musicnn" in ours["per_model_ms"] and "musicnn_ms" in targets else []),
+                  *([f"| warm: the transfer model's branch (its front end included; beside the others, on a second thread) | "
+                     f"{ours['per_model_ms']['musicnn']:.0f} ms | | |"] if "musicnn" in ours["per_model_ms"] else []),
+                  *([f"| `python -m core.predict --jobs 1`: per clip after the first | "
+                     f"{library['ms_per_clip_after_first']:.0f} ms | | {targets['predict_ms_per_clip']:.0f} ms |"]
+                    if "ms_per_clip_after_first" in library else []),
                   f"| cold: process start to first result | {ours['cold_s']:.1f} s | {common['cold_s']:.1f} s | {targets['cold_s']:.0f} s |",
                   f"| peak resident memory | {ours['peak_mb']:.0f} MB | {common['peak_mb']:.0f} MB | {targets['peak_mb']:.0f} MB |",
                   f"| 10-minute file | {speed['ten_minutes']['seconds']:.2f} s | | {targets['ten_minutes_s']:.0f} s |"]
-        library = speed.get("library")
-        if library and "speedup_ceiling" in library:
+        if "speedup_ceiling" in library:
             lines += ["", f"`python -m core.predict` on {library['clips']} clips: {library['jobs_1_clips_per_s']:.1f} clips/s "
                           f"with one job, {library['jobs_2_clips_per_s']:.1f} with two ({library['speedup']:.2f}x; target "
                           f"{targets['library_speedup']}x). One job already keeps {library['jobs_1_cores_busy']:.2f} cores "
-                          f"busy (the transfer model runs on two threads), so a second job can add at most "
-                          f"{library['speedup_ceiling']:.2f}x."]
+                          f"busy (the transfer model runs beside the other models, on two threads of its own), so a second "
+                          f"job can add at most {library['speedup_ceiling']:.2f}x."]
     return "\n".join(lines)
 
 

@@ -3,8 +3,9 @@
 The feature baseline model is trained on that table, so at inference a clip must be described by the
 very same numbers. They were made with librosa's default features; this module recomputes them
 without importing librosa, whose numba JIT costs seconds and tens of MB on the first call. They read
-the unit's ``representation.Spectrogram``, the very STFT, magnitude and mel power its image levels
-come from, so serving computes those once per unit; every statistic is then a few whole-array
+the unit's ``representation.Spectrogram``, the very magnitude, power and mel power its image levels
+come from, so serving computes those once per unit (only the harmonic/percussive statistics, which
+serving does not ask for, recompute the complex STFT); every statistic is then a few whole-array
 operations.
 
 The table was made with an older librosa than 0.11, and three of its choices differ from 0.11's defaults
@@ -29,7 +30,7 @@ import scipy.fft
 import scipy.ndimage
 
 from core.serve.config import FeatureConfig
-from core.serve.representation import Spectrogram, _hann_window
+from core.serve.representation import Spectrogram, _hann_window, stft
 
 _SPECTRAL_STATISTICS = (
     "chroma_stft", "rms", "spectral_centroid", "spectral_bandwidth", "rolloff",
@@ -52,7 +53,7 @@ _ZERO_THRESHOLD = np.float32(1e-10)          # zero_crossings: |x| at or below t
 _HPSS_KERNEL = 31
 _START_BPM, _STD_OCTAVES, _MAX_BPM = 120.0, 1.0, 320.0
 _AUTOCORRELATION_SECONDS = 8.0
-_SHAPE_FRAMES = 256                          # frames per float64 block of the spectral moments
+_SHAPE_FRAMES = 128                          # frames per float64 block of the spectral moments
 _TEMPOGRAM_FRAMES = 64                       # onset windows per FFT batch: its arrays stay in the CPU cache
 
 
@@ -67,17 +68,17 @@ def clip_features(samples: np.ndarray, config: FeatureConfig, names: tuple[str, 
     samples = np.asarray(samples, dtype=np.float32)
     spectrogram = Spectrogram.of(samples, config) if spectrogram is None else spectrogram
     magnitude = spectrogram.magnitude                           # bins x frames, as librosa holds it
-    power = magnitude * magnitude
     mel_db = _power_to_db(spectrogram.mel, config)
     centroid, bandwidth, rolloff = _spectral_shape(magnitude, config)
     frame_features = {
-        "chroma_stft": _chroma(power, config), "rms": _rms(samples, config), "spectral_centroid": centroid,
+        "chroma_stft": _chroma(spectrogram.power, config), "rms": _rms(samples, config), "spectral_centroid": centroid,
         "spectral_bandwidth": bandwidth, "rolloff": rolloff,
         "zero_crossing_rate": _zero_crossing_rate(samples, config),
     }
     if any(name.startswith(("harmony_", "perceptr_")) for name in names):
-        frame_features["harmony"], frame_features["perceptr"] = _hpss(
-            spectrogram.spectrum, np.abs(spectrogram.spectrum), magnitude, len(samples), config)
+        spectrum = stft(samples, config)
+        frame_features["harmony"], frame_features["perceptr"] = _hpss(spectrum, np.abs(spectrum), magnitude,
+                                                                      len(samples), config)
     values = {f"{name}_{stat}": value for name, series in frame_features.items()
               for stat, value in zip(("mean", "var"), _mean_var(series))}
     values["tempo"] = _tempo(mel_db, config)
@@ -135,11 +136,16 @@ def _spectral_peaks(power: np.ndarray, config: FeatureConfig) -> tuple[np.ndarra
     in_range = np.flatnonzero((_PITCH_FMIN <= freqs) & (freqs < _PITCH_FMAX))
     first, last = in_range[0], in_range[-1]
     band = power[first - 1:last + 2]                     # the range and one neighbour either side
-    thresholded = band * (band > _PITCH_THRESHOLD * power.max(axis=0))
-    below, centre, above = thresholded[:-2], thresholded[1:-1], thresholded[2:]
+    below, centre, above = band[:-2], band[1:-1], band[2:]
+    # librosa zeroes the values at or below the threshold, then keeps each value above the one below it
+    # and at least the one above it. A value above the threshold is above a zeroed neighbour anyway, so
+    # the peaks are the values above the threshold and above (at least) their neighbours as they are.
     # The peaks' order does not matter (a median and a histogram read them): np.divmod of the flat
     # indices finds them several times faster than np.nonzero of the 2-D mask.
-    offset, frame = np.divmod(np.flatnonzero((centre > below) & (centre >= above)), power.shape[1])
+    peak = centre > _PITCH_THRESHOLD * power.max(axis=0)
+    peak &= centre > below
+    peak &= centre >= above
+    offset, frame = np.divmod(np.flatnonzero(peak), power.shape[1])
     left, middle, right = band[offset, frame], band[offset + 1, frame], band[offset + 2, frame]
 
     # The arithmetic of librosa's numba stencil: float64 from float32 neighbours.
@@ -246,13 +252,26 @@ def _rolloff_bins(magnitude: np.ndarray) -> np.ndarray:
 
     The running sums are added up one row of bins at a time, the same float32 additions in the same
     order as ``np.cumsum``, which walks down each frame's column and is about four times slower. A
-    running sum of non-negative values never decreases, so the first bin at the threshold is the
-    number of bins below it.
+    running sum of non-negative values never decreases, so the first bin at the threshold is found
+    by a binary search down each column.
     """
     cumulative = magnitude.copy()
     for previous, row in zip(cumulative[:-1], cumulative[1:]):
         row += previous
-    return np.sum(cumulative < _ROLL_PERCENT * cumulative[-1], axis=0, dtype=np.int32)
+    return _first_at_least(cumulative, _ROLL_PERCENT * cumulative[-1])
+
+
+def _first_at_least(ascending: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """For each column of ``ascending`` (rows x columns, never decreasing down a column), the number of
+    its values below the column's threshold: a branch-free binary search of every column at once, a
+    few gathers instead of a comparison of every value."""
+    columns = np.arange(ascending.shape[1])
+    first, remaining = np.zeros(len(columns), dtype=np.intp), len(ascending)
+    while remaining > 1:
+        half = remaining // 2
+        first = np.where(ascending[first + half, columns] < thresholds, first + half, first)
+        remaining -= half
+    return first + (ascending[first, columns] < thresholds)
 
 
 # ----------------------------------------------------------------------------- HPSS

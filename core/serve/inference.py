@@ -13,10 +13,12 @@ import dataclasses
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from core.serve.analysis import (ENVELOPE_POINTS, Analysis, ModelPrediction, clip_db, standardised_mfcc,
                                  waveform_envelope)
@@ -59,6 +61,7 @@ class GenreClassifier:
                 self._interpreters[name] = (interpreter, threading.Lock())
         if not self._interpreters:
             raise FileNotFoundError(f"no exported models (*.tflite) in {self.artifacts_dir}")
+        self._thread_pools = ThreadpoolController()
 
     @property
     def model_names(self) -> list[str]:
@@ -71,40 +74,37 @@ class GenreClassifier:
 
     def analyse(self, source: Source | DecodedAudio, envelope_points: int = ENVELOPE_POINTS) -> Analysis:
         """The one analysis of a clip: decode ``source`` (bytes, a path or a file object; decoded audio is
-        taken as it is), cut it into units, compute their representation once, run every model, and
-        keep what the pages draw.
+        taken as it is), cut it into units, compute their representation once, run every model (the transfer
+        model's branch on a second thread, beside the others), and keep what the pages draw.
 
         Raises ``core.serve.errors.AudioError`` (one plain sentence) when the input cannot be analysed.
+
+        NumPy's BLAS runs on one thread meanwhile: on these small matrices its extra threads spent more
+        time waiting than computing, and their spinning slowed the interpreters beside them (on 2 cores
+        an analysis took 1.1 to 1.7 times as long, and twice the CPU time).
         """
+        with self._thread_pools.limit(limits=1, user_api="blas"):
+            return self._analyse(source, envelope_points)
+
+    def _analyse(self, source: Source | DecodedAudio, envelope_points: int) -> Analysis:
         audio = source if isinstance(source, DecodedAudio) else decode(source, self.config)
         config = self.config
         bounds = unit_bounds(len(audio.samples), config)
-        baseline, transfer = "baseline" in self._interpreters, "musicnn" in self._interpreters
-        if baseline:
-            from core.serve.clip_features import clip_features
-        levels, statistics, pretrained = [], ([] if baseline else None), ([] if transfer else None)
-        feature_seconds, own_seconds = 0.0, {"baseline": 0.0, "musicnn": 0.0}
-        # One unit's STFT (10.6 MB) at a time: holding them all cost 190 MB more on a 10-minute file.
-        for start, stop in bounds:
-            unit = audio.samples[start:stop]
-            started = time.perf_counter()
-            spectrogram = Spectrogram.of(unit, config)
-            levels.append(mel_levels(spectrogram.mel, config))
-            feature_seconds += time.perf_counter() - started
-            if baseline:
-                started = time.perf_counter()
-                statistics.append(clip_features(unit, config, config.baseline_features, spectrogram))
-                own_seconds["baseline"] += time.perf_counter() - started
-            if transfer:
-                started = time.perf_counter()
-                pretrained.append(log_mel(unit, config.sample_rate, self.pretrained_config,
-                                          self.transfer_head.settings.level_db))
-                own_seconds["musicnn"] += time.perf_counter() - started
+        units = [audio.samples[start:stop] for start, stop in bounds]
         starts = [start / config.sample_rate for start, _ in bounds]
-        predictions, heard = self._predict(levels, starts, statistics, pretrained)
-        for name, seconds in own_seconds.items():  # their own front ends are part of their cost
-            if name in predictions:
-                predictions[name] = dataclasses.replace(predictions[name], seconds=predictions[name].seconds + seconds)
+        # The tagger's branch (its own front end, musicnn and its head) shares nothing with the other models:
+        # it runs beside them on a second thread, so the cores stay busy while NumPy computes on one.
+        with ThreadPoolExecutor(1) as helper:
+            tagger = helper.submit(self._tagger_predictions, units, starts) if "musicnn" in self._interpreters else None
+            levels, statistics, feature_seconds, statistics_seconds = self._unit_inputs(units)
+            predictions, heard = self._predict(levels, starts, statistics, None)[0], None
+            if tagger is not None:
+                tagger_predictions, heard = tagger.result()
+                predictions |= tagger_predictions
+        predictions = {name: predictions[name] for name in self._interpreters if name in predictions}  # models' order
+        if "baseline" in predictions:  # its statistics are part of its cost
+            predictions["baseline"] = dataclasses.replace(
+                predictions["baseline"], seconds=predictions["baseline"].seconds + statistics_seconds)
         notices = list(audio.notices)
         if audio.analysed_s < config.window_seconds:
             notices.append(
@@ -121,6 +121,38 @@ class GenreClassifier:
             column_times_s=times, mfcc=standardised_mfcc(db, config, self.normalisation), heard=heard,
         )
 
+    def _unit_inputs(self, units: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray] | None, float, float]:
+        """Each unit's image levels and, with the baseline, its clip statistics, both from one spectrogram
+        of the unit; and the seconds the levels and the statistics took.
+
+        One unit's spectrogram (11 MB) at a time: holding them all cost 190 MB more on a 10-minute file.
+        """
+        config, baseline = self.config, "baseline" in self._interpreters
+        if baseline:
+            from core.serve.clip_features import clip_features
+        levels, statistics, feature_seconds, statistics_seconds = [], ([] if baseline else None), 0.0, 0.0
+        for unit in units:
+            started = time.perf_counter()
+            spectrogram = Spectrogram.of(unit, config)
+            levels.append(mel_levels(spectrogram.mel, config))
+            feature_seconds += time.perf_counter() - started
+            if baseline:
+                started = time.perf_counter()
+                statistics.append(clip_features(unit, config, config.baseline_features, spectrogram))
+                statistics_seconds += time.perf_counter() - started
+        return levels, statistics, feature_seconds, statistics_seconds
+
+    def _tagger_predictions(self, units: list[np.ndarray],
+                            unit_starts_s: list[float]) -> tuple[dict[str, ModelPrediction], TaggerHeard]:
+        """The transfer model's prediction (its front end's seconds included) and what the tagger heard."""
+        started = time.perf_counter()
+        inputs = [log_mel(unit, self.config.sample_rate, self.pretrained_config, self.transfer_head.settings.level_db)
+                  for unit in units]
+        front_end_seconds = time.perf_counter() - started
+        predictions, heard = self._predict(None, unit_starts_s, None, inputs)
+        return {name: dataclasses.replace(prediction, seconds=prediction.seconds + front_end_seconds)
+                for name, prediction in predictions.items()}, heard
+
     def cnn_occlusion(self, analysis: Analysis, progress: Callable[[float], None] | None = None) -> OcclusionMap:
         """Where the CNN listened in an analysed clip (``core.serve.occlusion``), through the CNN's own interpreter;
         ``progress`` gets the fraction done."""
@@ -128,7 +160,7 @@ class GenreClassifier:
                              analysis.predictions["cnn"].window_probabilities, self.config, self.normalisation,
                              progress)
 
-    def predict_units(self, levels: list[np.ndarray], unit_starts_s: list[float],
+    def predict_units(self, levels: list[np.ndarray] | None, unit_starts_s: list[float],
                       clip_statistics: list[np.ndarray] | None,
                       pretrained_inputs: list[np.ndarray] | None = None) -> dict[str, ModelPrediction]:
         """Every model's prediction from the units' levels, the baseline's clip statistics and the
@@ -140,7 +172,8 @@ class GenreClassifier:
         """
         return self._predict(levels, unit_starts_s, clip_statistics, pretrained_inputs)[0]
 
-    def _predict(self, levels: list[np.ndarray], unit_starts_s: list[float], clip_statistics: list[np.ndarray] | None,
+    def _predict(self, levels: list[np.ndarray] | None, unit_starts_s: list[float],
+                 clip_statistics: list[np.ndarray] | None,
                  pretrained_inputs: list[np.ndarray] | None) -> tuple[dict[str, ModelPrediction], TaggerHeard | None]:
         """``predict_units``'s predictions and what the tagger heard (None without the transfer model), which
         ``analyse`` keeps so that the tagger runs once per clip."""
@@ -161,6 +194,8 @@ class GenreClassifier:
                 window_seconds = self.pretrained_config.patch_frames * self.pretrained_config.hop_length \
                     / self.pretrained_config.sample_rate
             else:
+                if levels is None:
+                    continue
                 window_probabilities, starts = self._window_model(name, levels, unit_starts_s)
                 window_seconds = self.config.window_seconds
             if name != "musicnn":

@@ -18,7 +18,7 @@ import numpy as np
 import soxr
 
 from core.serve.config import PretrainedConfig
-from core.serve.representation import fit_columns, mel_power, stft
+from core.serve.representation import fit_columns, mel_power
 
 RESAMPLE_QUALITY = "HQ"   # soxr quality of librosa.load's default res_type "soxr_hq"
 
@@ -43,7 +43,7 @@ def mel_spectrogram(samples: np.ndarray, source_rate: int, config: PretrainedCon
     Hann window, power spectrum, Slaney mel filters.
     """
     resampled = resample(samples, source_rate, config.sample_rate)
-    return mel_power(resampled, config, stft(resampled, config, config.pad_mode)).T
+    return mel_power(resampled, config, config.pad_mode).T
 
 
 def level_db(mel: np.ndarray) -> float:

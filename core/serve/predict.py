@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from core.serve.errors import AudioError
@@ -140,7 +139,6 @@ def _start_worker(num_threads: int) -> None:
     from core.serve.inference import GenreClassifier
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threadpool_limits(1, user_api="blas")  # for the life of the worker
     _classifier = GenreClassifier(num_threads=num_threads)
 
 
@@ -159,16 +157,14 @@ def classifier_pool(jobs: int) -> Iterator[tuple[list[str], Callable[[list[str]]
     """The model names and a function from paths to their records, in order, using ``jobs`` processes.
 
     One job classifies in this process; more start worker processes that share the cores between
-    them (each LiteRT interpreter gets cores / jobs threads). NumPy's BLAS runs on one thread: on
-    these small matrices its extra threads spent more time waiting than computing (twice the CPU time
-    per clip on 2 cores). Leaving the context cancels the files not started yet, so Ctrl-C stops promptly.
+    them (each LiteRT interpreter gets cores / jobs threads). Leaving the context cancels the files not
+    started yet, so Ctrl-C stops promptly.
     """
     if jobs == 1:
         from core.serve.inference import GenreClassifier
 
         classifier = GenreClassifier()
-        with threadpool_limits(1, user_api="blas"):
-            yield classifier.output_names, lambda paths: (classify_file(classifier, path) for path in paths)
+        yield classifier.output_names, lambda paths: (classify_file(classifier, path) for path in paths)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     executor = ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(threads,))

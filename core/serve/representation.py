@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -25,7 +26,8 @@ _WHOLE_UNIT_TOLERANCE = 1.05
 # A unit at least this fraction of the reference length uses its own frame count for the column
 # positions, as the images do; a shorter one keeps the reference column spacing.
 _FULL_UNIT_FRACTION = 0.95
-_TRANSPOSE_TILE = 128        # frames per tile when the magnitudes are turned bins x frames
+_STFT_BLOCK = 64             # frames per FFT batch
+_MEL_BLOCK_BANDS = 4         # mel bands per block of the filter bank's product
 
 
 # ----------------------------------------------------------------------------- mel filter bank
@@ -98,49 +100,79 @@ def stft(samples: np.ndarray, config: FeatureConfig | PretrainedConfig, pad_mode
     The numbers of ``librosa.stft(y, pad_mode=pad_mode).T``: float64 FFTs rounded to complex64.
     """
     framed = frames(samples, config, pad_mode)
-    window = _hann_window(config.n_fft)
     spectrum = np.empty((len(framed), config.n_fft // 2 + 1), dtype=np.complex64)
-    block = 256  # bounded temporaries: a 10-minute file never materialises all frames in float64
-    for start in range(0, len(framed), block):
-        spectrum[start:start + block] = np.fft.rfft(framed[start:start + block] * window, axis=1)
+    for start, block in _spectrum_blocks(framed, config):
+        spectrum[start:start + len(block)] = block
     return spectrum
+
+
+def magnitudes(samples: np.ndarray, config: FeatureConfig | PretrainedConfig, pad_mode: str = "reflect") -> np.ndarray:
+    """``np.abs(stft(samples, config, pad_mode)).T`` (bins x frames, float32, laid out as librosa holds
+    it), each block of frames turned while it is in the CPU cache and no complex spectrum kept."""
+    framed = frames(samples, config, pad_mode)
+    magnitude = np.empty((config.n_fft // 2 + 1, len(framed)), dtype=np.float32)
+    for start, block in _spectrum_blocks(framed, config):
+        magnitude[:, start:start + len(block)] = np.abs(block).T
+    return magnitude
+
+
+def _spectrum_blocks(framed: np.ndarray, config: FeatureConfig | PretrainedConfig) -> Iterator[tuple[int, np.ndarray]]:
+    """(first frame, complex64 spectra) of ``_STFT_BLOCK`` frames at a time: the float64 temporaries
+    stay in the CPU cache, and a 10-minute file never has all its frames in float64."""
+    window = _hann_window(config.n_fft)
+    for start in range(0, len(framed), _STFT_BLOCK):
+        yield start, np.fft.rfft(framed[start:start + _STFT_BLOCK] * window, axis=1).astype(np.complex64)
 
 
 @dataclasses.dataclass(frozen=True)
 class Spectrogram:
-    """A stretch of audio's STFT, its magnitude and its mel power, computed once for everything that
+    """A stretch of audio's STFT magnitude, power and mel power, computed once for everything that
     reads them: serving makes each unit's image levels and the baseline's clip statistics from one."""
 
-    spectrum: np.ndarray         # (frames, bins) complex64: the ``stft``
-    magnitude: np.ndarray        # (bins, frames) float32: its magnitude, laid out as librosa holds it
+    magnitude: np.ndarray        # (bins, frames) float32: |stft|, laid out as librosa holds it
+    power: np.ndarray            # (bins, frames) float32: its square
     mel: np.ndarray              # (n_mels, frames) float32: the mel power spectrogram
 
     @classmethod
     def of(cls, samples: np.ndarray, config: FeatureConfig | PretrainedConfig,
-           spectrum: np.ndarray | None = None) -> "Spectrogram":
-        """The spectrogram of ``samples``; ``spectrum`` is their ``stft`` when the caller already has it."""
-        spectrum = stft(samples, config) if spectrum is None else spectrum
-        magnitude = _bins_by_frame(np.abs(spectrum))
-        basis = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
-        return cls(spectrum, magnitude, basis @ (magnitude * magnitude))
+           pad_mode: str = "reflect") -> "Spectrogram":
+        """The spectrogram of ``samples``, their frames centred and padded with ``pad_mode``."""
+        magnitude = magnitudes(samples, config, pad_mode)
+        power = magnitude * magnitude
+        return cls(magnitude, power, _mel_bands(power, config))
 
 
-def _bins_by_frame(magnitude: np.ndarray) -> np.ndarray:
-    """``np.ascontiguousarray(magnitude.T)``, copied ``_TRANSPOSE_TILE`` frames at a time: each tile
-    stays in the CPU cache, which makes the copy about twice as fast as one strided pass."""
-    transposed = np.empty(magnitude.shape[::-1], dtype=magnitude.dtype)
-    for start in range(0, len(magnitude), _TRANSPOSE_TILE):
-        transposed[:, start:start + _TRANSPOSE_TILE] = magnitude[start:start + _TRANSPOSE_TILE].T
-    return transposed
+def _mel_bands(power: np.ndarray, config: FeatureConfig | PretrainedConfig) -> np.ndarray:
+    """``mel_filterbank(...) @ power``: the mel power (n_mels x frames, float32) of a power spectrogram
+    (bins x frames), each block of bands multiplied with only the bins its filters cover.
 
-
-def mel_power(samples: np.ndarray, config: FeatureConfig | PretrainedConfig,
-              spectrum: np.ndarray | None = None) -> np.ndarray:
-    """Mel power spectrogram (n_mels x frames, float32) with centred, reflect-padded frames.
-
-    ``spectrum`` is the samples' ``stft`` when the caller already has it.
+    A filter is zero outside a few bins, so the blocks hold about a twentieth of the full product's
+    terms; leaving the zeros out changes a value by float32 rounding only (a few units in its last place).
     """
-    return Spectrogram.of(samples, config, spectrum).mel
+    mel = np.empty((config.n_mels, power.shape[1]), dtype=np.float32)
+    for bands, bins, weights in _mel_blocks(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax):
+        np.matmul(weights, power[bins], out=mel[bands])
+    return mel
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_blocks(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
+                fmax: float) -> tuple[tuple[slice, slice, np.ndarray], ...]:
+    """The mel filter bank cut into ``_MEL_BLOCK_BANDS`` bands at a time: (bands, the bins their
+    filters cover, those weights)."""
+    basis = mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax)
+    blocks = []
+    for first in range(0, n_mels, _MEL_BLOCK_BANDS):
+        bands = slice(first, min(first + _MEL_BLOCK_BANDS, n_mels))
+        covered = np.flatnonzero(basis[bands].any(axis=0))
+        bins = slice(int(covered[0]), int(covered[-1]) + 1) if len(covered) else slice(0, 0)
+        blocks.append((bands, bins, np.ascontiguousarray(basis[bands, bins])))
+    return tuple(blocks)
+
+
+def mel_power(samples: np.ndarray, config: FeatureConfig | PretrainedConfig, pad_mode: str = "reflect") -> np.ndarray:
+    """Mel power spectrogram (n_mels x frames, float32) of centred frames padded with ``pad_mode``."""
+    return Spectrogram.of(samples, config, pad_mode).mel
 
 
 def power_as_db(mel: np.ndarray, config: FeatureConfig) -> np.ndarray:
