@@ -159,7 +159,7 @@ for column, (name, prediction) in zip(columns, analysis.predictions.items()):
         st.subheader(MODEL_TITLES[name])
         st.metric("Genre", prediction.genre, f"{prediction.confidence:.0%} confidence", delta_color="off",
                   delta_arrow="off")
-        chart(probability_figure(prediction.probabilities, height=320), key=f"probabilities-{name}",
+        chart(probability_figure(prediction.probabilities, height=300, narrow=True), key=f"probabilities-{name}",
               alt=f"Probability of every genre according to the {MODEL_TITLES[name]}")
         votes, windows = window_votes(prediction)
         st.caption(f"{1000 * prediction.seconds:.0f} ms for this model; {votes} of {windows} "

@@ -802,6 +802,10 @@ def test_clip_figures_have_labelled_axes():
 def test_probability_and_timeline_figures():
     bars = clip_views.probability_figure(peaked("jazz", 0.6))
     assert list(bars.data[0].y) == list(GENRES) and bars.data[0].marker.color[GENRES.index("jazz")] == "#d62728"
+    assert bars.layout.xaxis.title.text == "probability" and bars.layout.yaxis.title.text == "genre"
+    narrow = clip_views.probability_figure(peaked("jazz", 0.6), narrow=True)      # a model's column on Classify
+    assert narrow.layout.xaxis.title.text is None and narrow.layout.yaxis.title.text is None
+    assert list(narrow.layout.xaxis.tickvals) == [] and list(narrow.data[0].text) == list(bars.data[0].text)
     windows = np.tile(peaked("rock", 0.7), (5, 1))
     timeline = clip_views.timeline_figure(windows, np.arange(5) * 1.4, 2.9)
     assert np.asarray(timeline.data[0].z).shape == (10, 5) and len(timeline.data[0].x) == 6
