@@ -35,10 +35,10 @@ def playlist(files: list, output_names: list[str]):
     gave it, and the CSV; return the file whose full analysis the visitor picks (None until one is picked)."""
     records = clip_records(files)
     st.header(f"Your clips ({len(files)})")
-    unread = sum(not record["ok"] for record in records)
-    if unread:
-        st.caption(f"{unread} of the files could not be read: the last column of {'its' if unread == 1 else 'their'} "
-                   f"row says why.")
+    unread = [record for record in records if not record["ok"]]
+    if unread:   # in full here: the table's last column cuts a long sentence at its edge
+        st.caption(f"{len(unread)} of the files could not be read:\n"
+                   + "\n".join(f"- **{record['file']}**: {record['error']}" for record in unread))
     table, help_texts = playlist_table(records, output_names)
     this_upload = hashlib.sha256(" ".join(file.file_id for file in files).encode()).hexdigest()[:16]
     edited = st.data_editor(

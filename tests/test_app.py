@@ -483,6 +483,9 @@ def test_a_bad_file_among_good_ones_gets_its_reason_in_its_row():
     assert table["Problem"][1] == str(reason.value) and table["Problem"][2].startswith("The file is empty")
     assert table["Problem"][0] == table["Problem"][3] == "" and table["CNN"][0] == table["CNN"][3] != ""
     assert at.selectbox[0].options == ["song.wav", "song again.wav"]        # only the classified files can be opened
+    said = " ".join(caption.value for caption in at.caption)                # and each reason in full, above the table
+    assert f"**notes.mp3**: {reason.value}" in said and "**empty.ogg**: The file is empty" in said
+    assert "song.wav**" not in said
 
 
 def test_more_than_thirty_files_are_cut_with_a_message():
