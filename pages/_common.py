@@ -243,6 +243,21 @@ def chart(figure, key: str, alt: str) -> None:
     st.plotly_chart(figure, key=key, config=PLOT_CONFIG, alt=alt)
 
 
+def accuracy_dataframe() -> bool:
+    """Every model's accuracy on every evaluation view (``core.app.comparison.accuracy_table``), each column's help
+    saying what it measures; False when ``evaluation.json`` has no view besides the test images."""
+    from core.app.comparison import accuracy_table
+    from core.serve import results
+
+    rows, clips = results.accuracy_rows(artifacts_dir()), results.view_clips(artifacts_dir())
+    if len(clips) < 2:
+        return False
+    table, described = accuracy_table(rows, clips)
+    st.dataframe(table, hide_index=True, column_config={
+        column: st.column_config.NumberColumn(format="%.1f", help=help_text) for column, help_text in described.items()})
+    return True
+
+
 def feature_config():
     """The feature configuration the models were trained with (``artifacts/feature_config.json``), or None."""
     from core.serve.config import FeatureConfig

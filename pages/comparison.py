@@ -4,10 +4,10 @@ import streamlit as st
 
 from core.serve import artifacts, results
 from core.app.comparison import (
-    accuracy_table, benchmark_table, comparison_table, highlight_ours, protocol_figure, protocol_table, realworld_genre_frame,
+    benchmark_table, comparison_table, highlight_ours, protocol_figure, protocol_table, realworld_genre_frame,
     tradeoff_table,
 )
-from pages._common import artifacts_dir, chart, ensure_app_navigation, missing
+from pages._common import accuracy_dataframe, artifacts_dir, chart, ensure_app_navigation, missing
 
 ensure_app_navigation()
 
@@ -97,11 +97,7 @@ else:
 
 # ----------------------------------------------------------------------------- beyond GTZAN
 st.header("Beyond GTZAN's test images: lossy files, a microphone, real recordings")
-rows, clips = results.accuracy_rows(artifacts_dir()), results.view_clips(artifacts_dir())
-if rows:
-    st.dataframe(accuracy_table(rows, clips), hide_index=True, column_config={
-        column: st.column_config.NumberColumn(format="%.1f") for column in accuracy_table(rows, clips).columns
-        if column != "model"})
+if accuracy_dataframe():
     st.caption(results.view_notes(artifacts_dir())[0] + " The microphone column plays each MP3 through a simulated "
                "small speaker, room and microphone (`core/learn/capture.py`, fixed rooms), as when a class records music "
                "from a laptop. The real recordings (Magnatune releases, production-library, Creative Commons, "

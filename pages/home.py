@@ -5,10 +5,9 @@ import streamlit as st
 from core.serve import artifacts, results
 from core.serve.config import GENRES
 from core.serve.catalog import MODEL_NAMES, MODEL_TITLES, TITLES
-from core.app.comparison import accuracy_table
 from core.app.style import column_title
 from core.app.training import split_description
-from pages._common import artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
+from pages._common import accuracy_dataframe, artifacts_dir, ensure_app_navigation, feature_config, missing, model_lines
 
 ensure_app_navigation()
 
@@ -42,14 +41,11 @@ if scores:
         column.metric(column_title(name), f"{model['clip_accuracy']:.1%}",
                       help=f"{TITLES.get(name, name)}: macro F1 {model['macro_f1']:.3f}; "
                            f"single windows {model['window_accuracy']:.1%}")
-    rows, clips = results.accuracy_rows(artifacts_dir()), results.view_clips(artifacts_dir())
-    if len(clips) > 1:
+    if len(results.view_clips(artifacts_dir())) > 1:
         st.caption("And beyond GTZAN's test images (clip accuracy, %): MP3 files, the same music recorded through a "
                    "simulated speaker and microphone, and real recordings from outside GTZAN, each predicted by "
                    "models that never heard its artist (grouped cross-validation): the figure closest to your music.")
-        st.dataframe(accuracy_table(rows, clips), hide_index=True, column_config={
-            column: st.column_config.NumberColumn(format="%.1f") for column in accuracy_table(rows, clips).columns
-            if column != "model"})
+        accuracy_dataframe()
 else:
     missing("The measured test accuracy", artifacts.EVALUATION_FILE)
 

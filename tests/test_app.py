@@ -951,8 +951,12 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
     assert bench.iloc[-1]["common way (librosa + Keras)"] == "not measured" and "None" not in bench.to_string()
     assert comparison_figures.benchmark_table(None).empty
     rows, clips = results.accuracy_rows(complete_artifacts), results.view_clips(complete_artifacts)
-    accuracy = comparison_figures.accuracy_table(rows, clips).set_index("model")
+    accuracy, described = comparison_figures.accuracy_table(rows, clips)
+    accuracy = accuracy.set_index("model")
     assert list(accuracy.index) == [row["model"] for row in rows]
+    assert list(accuracy.columns) == list(described) and all(len(column) <= 20 for column in accuracy.columns)
+    assert all(f"({clips[key]} clips)" in described[f"{heading} ({clips[key]})"]
+               for key, heading in comparison_figures.ACCURACY_HEADINGS.items() if key in clips)
     assert accuracy.loc[MODEL_TITLES["cnn"]].iloc[0] == pytest.approx(100 * evaluation["test"]["models"]["cnn"]["clip_accuracy"])
 
 

@@ -100,14 +100,24 @@ def tradeoff_table(training: Mapping | None, evaluation: Mapping | None, benchma
     return pd.DataFrame(rows)
 
 
-def accuracy_table(rows: Sequence[Mapping], clips: Mapping[str, int]) -> pd.DataFrame:
-    """``core.serve.results.accuracy_rows`` as a table: one row per model and the verdict, a column per view (%)."""
-    from core.serve.results import VIEW_SHORT, column_title
+ACCURACY_HEADINGS = {"test": "test images", "mp3": "test MP3s", "captured": "speaker → mic", "realworld": "real world"}
 
-    columns = {key: column_title(key, clips[key]) for key in VIEW_SHORT if key in clips}
-    return pd.DataFrame([{"model": row["model"], **{title: None if row.get(key) is None else 100 * row[key]
-                                                     for key, title in columns.items()}} for row in rows],
-                        columns=["model", *columns.values()])
+
+def accuracy_table(rows: Sequence[Mapping], clips: Mapping[str, int]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``core.serve.results.accuracy_rows`` as a table: one row per model and the verdict, a column per view (%);
+    and each column's help, what its view measures.
+
+    The headings are short ("real world (115)"): the table must fit a laptop's page, where a long heading
+    widened its column beyond the page's edge and hid the figures, right-aligned, with it.
+    """
+    from core.serve.results import VIEWS
+
+    columns = {key: f"{ACCURACY_HEADINGS[key]} ({clips[key]})" for key in ACCURACY_HEADINGS if key in clips}
+    table = pd.DataFrame([{"model": row["model"], **{title: None if row.get(key) is None else 100 * row[key]
+                                                      for key, title in columns.items()}} for row in rows],
+                         columns=["model", *columns.values()])
+    described = dict(VIEWS)
+    return table, {title: f"Accuracy (%) on the {described[key]} ({clips[key]} clips)" for key, title in columns.items()}
 
 
 def realworld_genre_frame(rows: Sequence[Mapping]) -> pd.DataFrame:
