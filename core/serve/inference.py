@@ -80,8 +80,8 @@ class GenreClassifier:
         Raises ``core.serve.errors.AudioError`` (one plain sentence) when the input cannot be analysed.
 
         NumPy's BLAS runs on one thread meanwhile: on these small matrices its extra threads spent more
-        time waiting than computing, and their spinning slowed the interpreters beside them (on 2 cores
-        an analysis took 1.1 to 1.7 times as long, and twice the CPU time).
+        time waiting than computing, and their spinning slowed the interpreters beside them
+        (``python -m core.bench`` measures the analysis).
         """
         with self._thread_pools.limit(limits=1, user_api="blas"):
             return self._analyse(source, envelope_points)
@@ -97,7 +97,7 @@ class GenreClassifier:
         with ThreadPoolExecutor(1) as helper:
             tagger = helper.submit(self._tagger_predictions, units, starts) if "musicnn" in self._interpreters else None
             levels, statistics, feature_seconds, statistics_seconds = self._unit_inputs(units)
-            predictions, heard = self._predict(levels, starts, statistics, None)[0], None
+            predictions, heard = self._predict(levels, starts, statistics, None)   # heard: None without the tagger
             if tagger is not None:
                 tagger_predictions, heard = tagger.result()
                 predictions |= tagger_predictions
