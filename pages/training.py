@@ -64,8 +64,10 @@ if real and cv:
         "product's real-world figure (Home and Comparison). The shipped models made the same choices on all five "
         "folds and were refitted on GTZAN plus every real clip: "
         f"the transfer head reads {describe_head_choice(real['head_choice'])}.")
-    st.dataframe(fold_choices_table(cv["fold_choices"]), hide_index=True,
-                 column_config={"head, inner CV (%)": st.column_config.NumberColumn(format="%.1f")})
+    st.dataframe(fold_choices_table(cv["fold_choices"]), hide_index=True,   # the long texts in full on hover
+                 column_config={"head, inner CV (%)": st.column_config.NumberColumn(format="%.1f"),
+                                "transfer head": st.column_config.TextColumn(width="medium"),
+                                "verdict weights": st.column_config.TextColumn(width="small")})
     st.caption("Each fold's choices, made without its clips. The head's settings were chosen by leave-one-fold-out "
                "inside the four training folds; the CNN and the LSTM were fine-tuned from their GTZAN-only networks, "
                "keeping the epoch GTZAN's validation list preferred.")
