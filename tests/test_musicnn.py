@@ -14,7 +14,8 @@ import pytest
 from core.serve.artifacts import MTT_TAGGER_DESCRIPTION_FILE, MTT_TAGGER_FILE
 from core.serve.audio import decode
 from core.serve.config import PretrainedConfig
-from core.serve.musicnn_input import MAX_LEVEL_GAIN_DB, at_level, level_db, log_mel, patch_starts, patches
+from core.serve.musicnn_input import (MAX_LEVEL_GAIN_DB, PATCHES_PER_FILE, at_level, level_db, log_mel, patch_counts,
+                                     patch_starts, patches)
 
 ROOT = Path(__file__).resolve().parents[1]
 TFLITE = ROOT / "artifacts" / "musicnn.tflite"
@@ -64,6 +65,19 @@ def test_patches_are_evenly_spaced_and_short_clips_loop():
     assert looped.shape == (1, 187, 96)
     np.testing.assert_array_equal(looped[0, :100], short)
     np.testing.assert_array_equal(looped[0, 100:], short[:87])
+
+
+def test_a_long_file_shares_a_budget_of_patches_and_a_song_is_heard_as_before():
+    """30 s units of 1875 frames, three patches each: a 5-minute song keeps all 30; a 10-minute file's 20 units
+    share 30 (one each, at least one); a short tail gets proportionally fewer; one short clip hears three."""
+    unit = 1875.0
+    assert PATCHES_PER_FILE == 30
+    assert patch_counts([1875] * 10, 3, unit) == [3] * 10
+    assert patch_counts([1875] * 20, 3, unit) == [1] * 20
+    assert patch_counts([1875] * 12, 3, unit) == [2] * 12
+    assert patch_counts([1875] * 40, 3, unit) == [1] * 40
+    assert patch_counts([1875, 375], 3, unit) == [3, 1] and patch_counts([1875, 1500], 3, unit) == [3, 2]
+    assert patch_counts([625], 3, unit) == [3] and patch_counts([150], 3, unit) == [1]
 
 
 def test_levelled_input_does_not_depend_on_the_recording_level():

@@ -26,7 +26,7 @@ from core.serve.audio import DecodedAudio, Source, decode
 from core.serve.catalog import MODEL_NAMES, VERDICT
 from core.serve.config import GENRES, FeatureConfig, PretrainedConfig
 from core.serve.inputs import Normalisation, baseline_batch, cnn_batch, db_windows, lstm_batch
-from core.serve.musicnn_input import log_mel, patch_starts, patches
+from core.serve.musicnn_input import log_mel, patch_counts, patch_starts, patches
 from core.serve.occlusion import OcclusionMap, occlusion_map
 from core.serve.artifacts import ARTIFACTS_DIR, FEATURE_CONFIG_FILE, NORMALISATION_FILE, HEAD_FILE, VERDICT_FILE, model_file
 from core.serve.pretrained import TaggerHeard, TransferHead, tagger_outputs
@@ -223,7 +223,7 @@ class GenreClassifier:
         )
 
     def _transfer_model(self, pretrained_inputs: list[np.ndarray], unit_starts_s: list[float]):
-        """musicnn's tags for evenly spread 3 s patches of every unit, then the genre head.
+        """musicnn's tags for evenly spread 3 s patches of every unit (``patch_counts``), then the genre head.
 
         Returns each patch's probabilities, the patches' start times, the clip's probabilities (the head's
         pooling says whether those average the patches' answers or read the mean tagger outputs) and what the
@@ -232,17 +232,10 @@ class GenreClassifier:
         config, head = self.pretrained_config, self.transfer_head
         frame_s = config.hop_length / config.sample_rate
         full_unit_frames = self.config.unit_samples / self.config.sample_rate / frame_s
+        counts = patch_counts([len(unit) for unit in pretrained_inputs], head.settings.patches_per_unit,
+                              full_unit_frames, config.patch_frames)
         batches, starts = [], []
-        for unit, unit_start in zip(pretrained_inputs, unit_starts_s):
-            if len(pretrained_inputs) == 1:
-                # A clip of one unit hears every patch, overlapping when it is short: a 10 s clip costs
-                # what a 30 s one does and is heard whole, not through a single 3 s patch.
-                count = head.settings.patches_per_unit if len(unit) > config.patch_frames else 1
-            else:
-                # The last, shorter unit of a long file gets proportionally fewer patches (at least
-                # one), so it weighs in the clip's average as much as it lasts.
-                count = max(1, min(head.settings.patches_per_unit,
-                                   round(head.settings.patches_per_unit * len(unit) / full_unit_frames)))
+        for unit, unit_start, count in zip(pretrained_inputs, unit_starts_s, counts):
             batches.append(patches(unit, n_patches=count))
             starts.append(unit_start + patch_starts(max(len(unit), config.patch_frames), count, config.patch_frames,
                                                     config.patch_frames) * frame_s)

@@ -93,6 +93,28 @@ def patch_starts(n_frames: int, n_patches: int | None, hop_frames: int, patch_fr
     return np.round(np.linspace(0, last, n_patches)).astype(int)
 
 
+# A long file's units share this many tagger patches (at least one each), so the tagger's time grows by one
+# patch, not three, per 30 s beyond 5 minutes: with the shipped head's three per unit, files up to 5 minutes
+# are heard as before and a 10-minute file hears one patch per unit. The head reads the clip's mean tagger outputs, which patches spread
+# over the whole file estimate without hearing every 30 s three times (``python -m core.bench`` times it).
+PATCHES_PER_FILE = 30
+
+
+def patch_counts(unit_frames: list[int], per_unit: int, full_unit_frames: float,
+                 patch_frames: int = PretrainedConfig.patch_frames, per_file: int = PATCHES_PER_FILE) -> list[int]:
+    """How many evenly spread patches the tagger hears in each unit of a clip (frame counts ``unit_frames``).
+
+    A clip of one unit hears ``per_unit`` patches, overlapping when it is short: a 10 s clip costs what a
+    30 s one does and is heard whole, not through a single 3 s patch. The units of a longer file share
+    ``per_file`` patches (at most ``per_unit`` each, at least one); its last, shorter unit gets
+    proportionally fewer (at least one), so it weighs in the clip's average as much as it lasts.
+    """
+    if len(unit_frames) == 1:
+        return [per_unit if unit_frames[0] > patch_frames else 1]
+    budget = max(1, min(per_unit, per_file // len(unit_frames)))
+    return [max(1, min(budget, round(budget * frames / full_unit_frames))) for frames in unit_frames]
+
+
 def patches(log_mel: np.ndarray, n_patches: int | None = None, hop_frames: int = PretrainedConfig.patch_frames,
             patch_frames: int = PretrainedConfig.patch_frames) -> np.ndarray:
     """Patches of a log-mel spectrogram (frames x n_mels) for the model: (patches, patch_frames, n_mels).
