@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from core.learn import gtzan
+from core.serve import clip_features as clip_features_module
 from core.serve.clip_features import FEATURE_NAMES, clip_features
 from core.serve.config import GENRES, FeatureConfig
 
@@ -164,3 +165,81 @@ def test_a_subset_of_names_gives_those_statistics_and_skips_nothing_else():
     assert len(subset) == len(CONFIG.baseline_features) == 53
     assert set(CONFIG.baseline_features) <= set(FEATURE_NAMES)
     assert np.array_equal(subset, [full[name] for name in CONFIG.baseline_features])
+
+
+# ----------------------------------------------------------------------------- the fast paths
+LAGS = 344          # the tempogram's lags at the configured rate and hop
+
+
+def _onsets() -> dict[str, np.ndarray]:
+    """Onset strengths of several kinds, among them ones whose windows hold almost no energy."""
+    rng = np.random.default_rng(11)
+    steady = rng.gamma(2.0, 1.0, 1293).astype(np.float32)
+    beats = np.zeros(1293, dtype=np.float32)
+    beats[5::21] = 4.0
+    late_start = steady.copy()
+    late_start[:900] = 0.0
+    sparse = np.where(rng.random(1293) < 0.05, steady, 0.0).astype(np.float32)
+    return {"steady": steady, "beats": beats, "late_start": late_start, "sparse": sparse, "short": steady[:40],
+            "silent": np.zeros(1293, dtype=np.float32)}
+
+
+ONSETS = _onsets()
+
+
+@pytest.mark.parametrize("name", ONSETS)
+def test_fast_tempogram_is_within_its_bound_of_the_fft_one(name):
+    strength, bound = clip_features_module._mean_tempogram(ONSETS[name], LAGS)
+    exact = clip_features_module._mean_tempogram_by_fft(ONSETS[name], LAGS)
+    assert np.all(np.abs(strength - exact) <= bound + 1e-13)       # 1e-13: the FFT's own rounding
+    if name in ("steady", "beats"):
+        assert bound < 1e-9
+
+
+def test_tempo_falls_back_to_the_fft_tempogram_when_the_bound_leaves_doubt(monkeypatch):
+    mel_db = np.random.default_rng(3).normal(-40.0, 10.0, (CONFIG.n_mels, 1293)).astype(np.float32)
+    fast = clip_features_module._tempo(mel_db, CONFIG)
+    calls = []
+    by_fft = clip_features_module._mean_tempogram_by_fft
+    monkeypatch.setattr(clip_features_module, "_mean_tempogram_by_fft", lambda *args: calls.append(1) or by_fft(*args))
+    monkeypatch.setattr(clip_features_module, "_TEMPO_MARGIN", np.inf)
+    assert clip_features_module._tempo(mel_db, CONFIG) == fast
+    assert calls
+
+
+def test_a_clear_winner_needs_its_lead_beyond_both_errors_and_the_margin():
+    scores, errors = np.array([-np.inf, 1.0, 1.5]), np.array([0.0, 0.1, 0.1])
+    assert clip_features_module._clear_winner(scores, errors, 2)
+    assert not clip_features_module._clear_winner(scores, np.array([0.0, 0.25, 0.25]), 2)
+
+
+def _magnitudes() -> dict[str, np.ndarray]:
+    """Magnitude spectra whose rolloff lies low, in the middle or near the top, and frames that are
+    silent or all in the top bin."""
+    rng = np.random.default_rng(5)
+    noise = rng.random((1025, 60)).astype(np.float32)
+    steep = (noise * np.exp(-np.arange(1025) / 60.0)[:, np.newaxis]).astype(np.float32)
+    treble = noise.copy()
+    treble[:900] *= 1e-3
+    gaps = noise.copy()
+    gaps[:, :4] = 0.0
+    gaps[1024, 5] = 1e3
+    return {"noise": noise, "steep": steep, "treble": treble, "silent_and_single_bin_frames": gaps}
+
+
+MAGNITUDES = _magnitudes()
+
+
+@pytest.mark.parametrize("name", MAGNITUDES)
+def test_rolloff_is_the_first_bin_of_the_running_sums_at_the_threshold(name):
+    magnitude = MAGNITUDES[name]
+    running = np.cumsum(magnitude, axis=0)
+    expected = clip_features_module._fft_frequencies(CONFIG)[np.argmax(running >= 0.85 * running[-1], axis=0)]
+    _, _, _, rolloff = clip_features_module._spectrum_features(magnitude, CONFIG)
+    assert np.array_equal(rolloff, expected)
+
+
+@pytest.mark.parametrize("width", [512, 13, 2048])
+def test_true_values_are_counted_per_row(width):
+    flags = np.random.default_rng(width).random((7, width)) < 0.3
+    assert np.array_equal(clip_features_module._count_true(flags), np.count_nonzero(flags, axis=1))
