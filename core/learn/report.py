@@ -125,9 +125,13 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
                     if "ms_per_clip_after_first" in library else []),
                   f"| cold: process start to first result | {ours['cold_s']:.1f} s | {common['cold_s']:.1f} s | {targets['cold_s']:.0f} s |",
                   f"| peak resident memory | {ours['peak_mb']:.0f} MB | {common['peak_mb']:.0f} MB | {targets['peak_mb']:.0f} MB |",
-                  f"| 10-minute file | {speed['ten_minutes']['seconds']:.2f} s | | {targets['ten_minutes_s']:.0f} s |"]
+                  f"| 10-minute file | {speed['ten_minutes']['seconds']:.2f} s | | {targets['ten_minutes_s']:.0f} s |",
+                  *([f"| the feature baseline's 53 clip statistics of 30 s (one thread) | {ours['clip_statistics_ms']:.1f} ms | "
+                     f"{common['clip_statistics_ms']:.0f} ms | {targets['clip_statistics_ms']:.0f} ms |"]
+                    if "clip_statistics_ms" in ours else [])]
         if "speedup_ceiling" in library:
-            lines += ["", f"`python -m core.predict` on {library['clips']} clips: {library['jobs_1_clips_per_s']:.1f} clips/s "
+            lines += ["", f"`python -m core.predict` on {library['clips']} clips ({library.get('source', 'the bundled examples')}): "
+                          f"{library['jobs_1_clips_per_s']:.1f} clips/s "
                           f"with one job, {library['jobs_2_clips_per_s']:.1f} with two ({library['speedup']:.2f}x; target "
                           f"{targets['library_speedup']}x). One job already keeps {library['jobs_1_cores_busy']:.2f} cores "
                           f"busy (the transfer model runs beside the other models, on two threads of its own), so a second "
