@@ -126,11 +126,13 @@ def readme_results(artifacts_dir: Path = ARTIFACTS_DIR) -> str:
                   f"| cold: process start to first result | {ours['cold_s']:.1f} s | {common['cold_s']:.1f} s | {targets['cold_s']:.0f} s |",
                   f"| peak resident memory | {ours['peak_mb']:.0f} MB | {common['peak_mb']:.0f} MB | {targets['peak_mb']:.0f} MB |",
                   f"| 10-minute file | {speed['ten_minutes']['seconds']:.2f} s | | {targets['ten_minutes_s']:.0f} s |",
-                  *([f"| the feature baseline's 53 clip statistics of 30 s (one thread) | {ours['clip_statistics_ms']:.1f} ms | "
-                     f"{common['clip_statistics_ms']:.0f} ms | {targets['clip_statistics_ms']:.0f} ms |"]
+                  *([f"| the feature baseline's 53 clip statistics of 30 s (one thread) | "
+                     f"{ours['clip_statistics_ms']:.1f} ms | {common['clip_statistics_ms']:.0f} ms | "
+                     f"{targets['clip_statistics_ms']:.0f} ms |"]
                     if "clip_statistics_ms" in ours else [])]
         if "speedup_ceiling" in library:
-            lines += ["", f"`python -m core.predict` on {library['clips']} clips ({library.get('source', 'the bundled examples')}): "
+            source = library.get("source", "the bundled examples")
+            lines += ["", f"`python -m core.predict` on {library['clips']} clips ({source}): "
                           f"{library['jobs_1_clips_per_s']:.1f} clips/s "
                           f"with one job, {library['jobs_2_clips_per_s']:.1f} with two ({library['speedup']:.2f}x; target "
                           f"{targets['library_speedup']}x). One job already keeps {library['jobs_1_cores_busy']:.2f} cores "

@@ -95,8 +95,9 @@ def patch_starts(n_frames: int, n_patches: int | None, hop_frames: int, patch_fr
 
 # A long file's units share this many tagger patches (at least one each), so the tagger's time grows by one
 # patch, not three, per 30 s beyond 5 minutes: with the shipped head's three per unit, files up to 5 minutes
-# are heard as before and a 10-minute file hears one patch per unit. The head reads the clip's mean tagger outputs, which patches spread
-# over the whole file estimate without hearing every 30 s three times (``python -m core.bench`` times it).
+# are heard as before and a 10-minute file hears one patch per unit. The head reads the clip's mean tagger
+# outputs, which patches spread over the whole file estimate without hearing every 30 s three times
+# (``python -m core.bench`` times the 10-minute file).
 PATCHES_PER_FILE = 30
 
 
