@@ -83,6 +83,8 @@ if len(tradeoffs):
         "file (KB)": st.column_config.NumberColumn(format="%.0f"),
         "ms per 30 s clip": st.column_config.NumberColumn(format="%.1f"),
         "training (s)": st.column_config.NumberColumn(format="%.0f"),
+        "epochs": st.column_config.NumberColumn(help="Epochs of the network's training; the transfer model's head is "
+                                                     "a logistic regression, fitted without epochs"),
     })
     st.caption("Inference: one model's share of classifying a 30 s clip, warm, on the benchmark machine; the "
                "spectrogram both window models read is computed once and not counted here.")

@@ -949,6 +949,14 @@ def test_tradeoff_and_benchmark_tables(complete_artifacts):
     bench = comparison_figures.benchmark_table(timed)
     assert bench.iloc[0]["this app"] == "80.0" and bench.iloc[0]["common way (librosa + Keras)"] == "900.0"
     assert bench.iloc[-1]["common way (librosa + Keras)"] == "not measured" and "None" not in bench.to_string()
+    assert not bench["measure"].str.contains("clip statistics|core.predict").any()     # not in this file
+    timed = timed | {"ours": timed["ours"] | {"clip_statistics_ms": 5.5}, "common": timed["common"] | {
+        "clip_statistics_ms": 180.0}, "library": {"ms_per_clip_after_first": 104.0, "source": "GTZAN test MP3s"}}
+    measured = comparison_figures.benchmark_table(timed).set_index("measure")
+    statistics = measured.loc[measured.index.str.contains("clip statistics")].iloc[0]
+    assert list(statistics) == ["5.5", "180.0"]
+    predict = measured.loc[measured.index.str.contains("GTZAN test MP3s")].iloc[0]
+    assert list(predict) == ["104.0", "not measured"]
     assert comparison_figures.benchmark_table(None).empty
     rows, clips = results.accuracy_rows(complete_artifacts), results.view_clips(complete_artifacts)
     accuracy, described = comparison_figures.accuracy_table(rows, clips)

@@ -145,9 +145,14 @@ def benchmark_table(benchmark: Mapping | None) -> pd.DataFrame:
         ("one 30 s clip, warm: decode + features + every model (ms)", "warm_ms"),
         ("from process start to the first result (s)", "cold_s"),
         ("peak memory (MB)", "peak_mb"),
+        ("the feature baseline's 53 clip statistics of 30 s, one thread (ms)", "clip_statistics_ms"),
     ]
     table = [{"measure": label, "this app": ours.get(key), "common way (librosa + Keras)": common.get(key)}
              for label, key in rows if key in ours or key in common]
+    library = benchmark.get("library", {})
+    if "ms_per_clip_after_first" in library:
+        table.append({"measure": f"python -m core.predict, per clip after the first ({library.get('source', 'clips')}, ms)",
+                      "this app": library["ms_per_clip_after_first"], "common way (librosa + Keras)": None})
     if "ten_minutes" in benchmark:
         table.append({"measure": "a 10-minute file, whole analysis (s)",
                       "this app": benchmark["ten_minutes"].get("seconds"), "common way (librosa + Keras)": None})
