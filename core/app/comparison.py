@@ -151,7 +151,7 @@ def benchmark_table(benchmark: Mapping | None) -> pd.DataFrame:
              for label, key in rows if key in ours or key in common]
     library = benchmark.get("library", {})
     if "ms_per_clip_after_first" in library:
-        table.append({"measure": f"python -m core.predict, per clip after the first ({library.get('source', 'clips')}, ms)",
+        table.append({"measure": f"python -m core.predict, per clip after the first ({library.get('source', 'the bundled examples')}, ms)",
                       "this app": library["ms_per_clip_after_first"], "common way (librosa + Keras)": None})
     if "ten_minutes" in benchmark:
         table.append({"measure": "a 10-minute file, whole analysis (s)",

@@ -126,11 +126,10 @@ def _spectrum_blocks(framed: np.ndarray, config: FeatureConfig | PretrainedConfi
 
 @dataclasses.dataclass(frozen=True)
 class Spectrogram:
-    """A stretch of audio's STFT magnitude, power and mel power, computed once for everything that
-    reads them: serving makes each unit's image levels and the baseline's clip statistics from one."""
+    """A stretch of audio's STFT magnitude and mel power, computed once for everything that reads them:
+    serving makes each unit's image levels and the baseline's clip statistics from one."""
 
     magnitude: np.ndarray        # (bins, frames) float32: |stft|, laid out as librosa holds it
-    power: np.ndarray            # (bins, frames) float32: its square
     mel: np.ndarray              # (n_mels, frames) float32: the mel power spectrogram
 
     @classmethod
@@ -138,8 +137,7 @@ class Spectrogram:
            pad_mode: str = "reflect") -> "Spectrogram":
         """The spectrogram of ``samples``, their frames centred and padded with ``pad_mode``."""
         magnitude = magnitudes(samples, config, pad_mode)
-        power = magnitude * magnitude
-        return cls(magnitude, power, _mel_bands(power, config))
+        return cls(magnitude, _mel_bands(magnitude * magnitude, config))
 
 
 def _mel_bands(power: np.ndarray, config: FeatureConfig | PretrainedConfig) -> np.ndarray:
